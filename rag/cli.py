@@ -12,11 +12,17 @@ from typing import Any, Callable
 COMMANDS: dict[str, tuple[str, str, str]] = {}
 
 
-def command(name: str, help: str, impl: str) -> None:
-    """Register a subcommand; `impl` is a module with `add_arguments(parser)` and `run(args) -> int`."""
-    COMMANDS[name] = (help, f"{impl}:add_arguments", f"{impl}:run")
+def command(name: str, help: str, impl: str, add: str = "add_arguments", run: str = "run") -> None:
+    """Register a subcommand: `impl` is a module with `add(parser)` and `run(args) -> int` (exit code)."""
+    COMMANDS[name] = (help, f"{impl}:{add}", f"{impl}:{run}")
 
 
+command("ingest", "transcribe and index recordings or transcripts (files or folders)", "ingest.commands", "add_ingest", "run_ingest")
+command("transcribe", "transcribe one file to json, srt, vtt or txt (no indexing)", "ingest.commands", "add_transcribe", "run_transcribe")
+command("list", "list the episodes in the library", "rag.library", "add_list", "run_list")
+command("export", "export an episode's transcript as srt, vtt, json or md", "rag.library", "add_export", "run_export")
+command("delete", "delete episodes: audio copy, rows and vectors together", "rag.library", "add_delete", "run_delete")
+command("reindex", "re-embed every episode with the configured embedding model", "rag.library", "add_reindex", "run_reindex")
 command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.doctor")
 command("models", "pull, list and verify model packs", "rag.models.cli")
 

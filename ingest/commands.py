@@ -1,0 +1,114 @@
+"""`audiorag ingest` and `audiorag transcribe`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_ingest(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio/video files, transcripts (json/srt/vtt/txt) or folders")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("--enhance", action="store_true", help="let the LLM clean punctuation, casing and fillers (timestamps kept)")
+    p.add_argument("--language", help="spoken language code (default: detect)")
+    p.add_argument("--force", action="store_true", help="process again even if unchanged")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ingest.pipeline import Pipeline, collect
+
+    console = Console(stderr=True)
+    items, skipped = collect(args.paths, recursive=args.recursive)
+    results = list(skipped)
+    if not items and not skipped:
+        console.print("nothing to ingest")
+        return 1
+    pipe = Pipeline()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False, disable=args.json and not console.is_terminal) as progress:
+        overall = progress.add_task("all files", total=len(items))
+        current = progress.add_task("", total=100)
+        for i, item in enumerate(items, 1):
+            name = item.path.name
+            progress.update(current, completed=0, description=f"[{i}/{len(items)}] {name}: starting")
+
+            def on_stage(stage: str, frac: float, _name=name, _i=i) -> None:
+                progress.update(current, completed=int(frac * 100), description=f"[{_i}/{len(items)}] {_name}: {stage}")
+
+            res = pipe.ingest_item(item, enhance=args.enhance, language=args.language, on_stage=on_stage, force=args.force)
+            results.append(res)
+            style = {"ingested": "green", "unchanged": "cyan", "failed": "red"}.get(res.status, "yellow")
+            progress.console.print(f"[{style}]{res.status:9}[/] {item.path}" + (f" — {res.reason}" if res.status == "failed" else ""))
+            progress.advance(overall)
+        progress.update(current, visible=False)
+    if any(r.status == "ingested" for r in results):
+        pipe.store.optimize()
+    counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "skipped", "failed")}
+    if args.json:
+        from rag.cli import print_json
+
+        print_json({"counts": counts, "results": [r.to_dict() for r in results]})
+    else:
+        from rich.table import Table
+
+        table = Table(title="ingest summary")
+        for col in ("status", "file", "episode", "duration", "seconds", "reason"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            table.add_row(r.status, r.path, (r.episode_id or "")[:12], f"{r.duration:.1f}s" if r.duration else "",
+                          f"{r.seconds:.1f}", r.reason or "")
+        Console().print(table)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        if counts["ingested"] == 0 and counts["failed"] == 0:
+            summary += " — nothing changed"
+        Console().print(summary)
+    if counts["failed"]:
+        print(f"error: {counts['failed']} file(s) failed:", file=sys.stderr)
+        for r in results:
+            if r.status == "failed":
+                print(f"  {r.path}: {r.reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_transcribe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="audio or video file")
+    p.add_argument("--format", "-f", choices=["json", "srt", "vtt", "txt"], default="txt")
+    p.add_argument("--output", "-o", help="write here instead of stdout")
+    p.add_argument("--language", help="spoken language code (default: detect)")
+    p.add_argument("--enhance", action="store_true", help="let the LLM clean punctuation, casing and fillers")
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ingest.decode import DecodeError, decode
+    from ingest.writers import get_writer
+
+    try:
+        audio = decode(Path(args.file))
+    except DecodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    from ingest.asr import get_asr
+    from ingest.normalize import normalize_transcript
+
+    print(f"transcribing {args.file} ({len(audio) / 16000:.1f} s)…", file=sys.stderr)
+    transcript = get_asr().transcribe(audio, language=args.language, word_timestamps=True)
+    transcript.duration = len(audio) / 16000
+    transcript = normalize_transcript(transcript)
+    if args.enhance:
+        from ingest.enhance import enhance_transcript
+
+        transcript = enhance_transcript(transcript).transcript
+    text = get_writer(args.format).write(transcript)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,136 @@
+"""`audiorag list | export | delete | reindex`: look after the episodes already in the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rag.schema import format_ts
+
+
+def _store():
+    from rag.store import Store
+
+    return Store()
+
+
+def _find(store, ref: str):
+    ep = store.find_episode(ref)
+    if ep is None:
+        print(f"error: no episode matches '{ref}' (see: audiorag list)", file=sys.stderr)
+    return ep
+
+
+def add_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="include episodes still processing or failed")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store = _store()
+    episodes = store.list_episodes(include_incomplete=args.all)
+    if args.json:
+        from rag.cli import print_json
+
+        print_json([
+            {"id": e.id, "title": e.title, "source": e.source, "duration": e.duration, "status": e.status,
+             "language": e.language, "tags": e.tags, "created": e.created.isoformat()}
+            for e in episodes
+        ])
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(episodes)} episode(s)")
+    for col in ("id", "title", "duration", "language", "tags", "status", "source"):
+        t.add_column(col, overflow="fold")
+    for e in episodes:
+        t.add_row(e.id[:12], e.title, format_ts(e.duration or 0), e.language or "", ", ".join(e.tags), e.status, e.source)
+    Console().print(t)
+    return 0
+
+
+def add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("episode", help="episode id (or a unique prefix) or title")
+    p.add_argument("--format", "-f", choices=["srt", "vtt", "json", "md", "txt"], default="md")
+    p.add_argument("--output", "-o", help="write here instead of stdout")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from rag.schema import Transcript
+    from ingest.writers import get_writer
+
+    store = _store()
+    ep = _find(store, args.episode)
+    if ep is None:
+        return 1
+    segments = store.segments(ep.id)
+    transcript = Transcript(segments=segments, language=ep.language, model=ep.asr_model, duration=ep.duration,
+                            has_word_times=any(s.words for s in segments))
+    text = get_writer(args.format).write(transcript, episode=ep)
+    if args.output:
+        from pathlib import Path
+
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def add_delete(p: argparse.ArgumentParser) -> None:
+    p.add_argument("episodes", nargs="+", metavar="EPISODE", help="episode id (or unique prefix) or title")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+def delete_episode(store, episode_id: str) -> None:
+    """Remove an episode's rows, vectors and audio copy together."""
+    from rag.storage import delete_file
+
+    audio = store.delete_episode(episode_id)
+    delete_file(audio, store.settings)
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    store = _store()
+    failed = 0
+    for ref in args.episodes:
+        ep = _find(store, ref)
+        if ep is None:
+            failed += 1
+            continue
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("error: refusing to delete without confirmation; pass --yes", file=sys.stderr)
+                return 2
+            if input(f"delete '{ep.title}' ({ep.id[:12]})? [y/N] ").strip().lower() not in ("y", "yes"):
+                continue
+        delete_episode(store, ep.id)
+        print(f"deleted {ep.id[:12]} {ep.title}")
+    return 1 if failed else 0
+
+
+def add_reindex(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true")
+
+
+def run_reindex(args: argparse.Namespace) -> int:
+    """Rebuild every episode's chunks and vectors from its stored segments with the configured embedder."""
+    from rich.progress import track
+
+    from ingest.chunk import chunk_transcript
+    from rag.embed import get_embedder
+    from rag.schema import Transcript
+
+    store = _store()
+    embedder = get_embedder()
+    episodes = store.list_episodes()
+    store.reset_chunks(embedder)
+    for ep in track(episodes, description="reindexing", console=None):
+        segments = store.segments(ep.id)
+        chunks = chunk_transcript(ep.id, Transcript(segments=segments, language=ep.language))
+        vectors = embedder.embed([c.text for c in chunks])
+        store.write_chunks(ep.id, chunks, vectors)
+    store.optimize()
+    print(f"reindexed {len(episodes)} episode(s) with {embedder.name}")
+    return 0
