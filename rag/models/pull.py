@@ -71,9 +71,19 @@ def read_manifest(name: str, models_dir: Path | None = None) -> dict | None:
 
 
 def pull(name: str, models_dir: Path | None = None, force: bool = False, progress: Progress = print) -> Path:
-    """Make pack `name` ready in the cache (idempotent). Returns its folder."""
+    """Make pack `name` ready in the cache (idempotent, safe across concurrent processes). Returns its folder."""
     if name not in PACKS:
         raise ModelError(f"unknown model pack '{name}'; known packs: {', '.join(PACKS)}")
+    target = pack_dir(name, models_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    with open(target.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second puller waits, then finds the pack ready
+        return _pull_locked(name, models_dir, force, progress)
+
+
+def _pull_locked(name: str, models_dir: Path | None, force: bool, progress: Progress) -> Path:
     pack = PACKS[name]
     target = pack_dir(name, models_dir)
     if not force and read_manifest(name, models_dir) is not None:
@@ -103,34 +113,53 @@ def pull(name: str, models_dir: Path | None = None, force: bool = False, progres
         "packages": versions,
         "files": files,
         "sizes": {str(p.relative_to(tmp)): p.stat().st_size for p in _files(tmp)},
+        "mtimes": {},  # filled after the move; a file whose mtime changed is re-checksummed on load
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "convert_seconds": round(time.time() - t0, 1),
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
+    _record_mtimes(target, manifest)
     progress(f"{name}: ready at {target} ({manifest['convert_seconds']} s)")
     return target
+
+
+def _record_mtimes(target: Path, manifest: dict) -> None:
+    manifest["mtimes"] = {rel: (target / rel).stat().st_mtime_ns for rel in manifest["files"]}
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
 def verify(name: str, models_dir: Path | None = None, quick: bool = False) -> Path:
     """Check a pulled pack against its manifest; raise ModelError with one clear line if it is not usable.
 
-    quick=True compares file sizes only (cheap, used on every load); False recomputes every sha256.
+    quick=True (on every load) compares sizes, and re-checksums only files whose mtime changed since they were
+    last verified — so an edited or damaged file is caught cheaply. quick=False recomputes every sha256.
     """
     target = pack_dir(name, models_dir)
     manifest = read_manifest(name, models_dir)
     if manifest is None:
         raise ModelError(f"model pack '{name}' is not pulled; run: audiorag models pull {name}")
+    fix = f"; run: audiorag models pull --force {name}"
+    mtimes = manifest.get("mtimes") or {}
+    rechecked = False
     for rel, digest in manifest["files"].items():
         path = target / rel
         if not path.is_file():
-            raise ModelError(f"model pack '{name}' is corrupted ({rel} missing); run: audiorag models pull --force {name}")
+            raise ModelError(f"model pack '{name}' is corrupted ({rel} missing){fix}")
+        st = path.stat()
         size = manifest.get("sizes", {}).get(rel)
-        if size is not None and path.stat().st_size != size:
-            raise ModelError(f"model pack '{name}' is corrupted ({rel} has the wrong size); run: audiorag models pull --force {name}")
-        if not quick and sha256_file(path) != digest:
-            raise ModelError(f"model pack '{name}' is corrupted ({rel} checksum mismatch); run: audiorag models pull --force {name}")
+        if size is not None and st.st_size != size:
+            raise ModelError(f"model pack '{name}' is corrupted ({rel} has the wrong size){fix}")
+        changed = mtimes.get(rel) != st.st_mtime_ns
+        if (not quick or changed) and sha256_file(path) != digest:
+            raise ModelError(f"model pack '{name}' is corrupted ({rel} checksum mismatch){fix}")
+        rechecked |= changed
+    if rechecked:
+        try:
+            _record_mtimes(target, manifest)
+        except OSError:
+            pass  # a read-only cache is fine: it will be re-checked next time
     return target
 
 
