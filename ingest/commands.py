@@ -99,6 +99,9 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
     print(f"transcribing {args.file} ({len(audio) / 16000:.1f} s)…", file=sys.stderr)
     transcript = get_asr().transcribe(audio, language=args.language, word_timestamps=True)
+    from ingest.segment import resegment
+
+    transcript = resegment(transcript, audio)
     transcript.duration = len(audio) / 16000
     transcript = normalize_transcript(transcript)
     if args.enhance:

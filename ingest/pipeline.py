@@ -198,7 +198,12 @@ class Pipeline:
         t0 = time.perf_counter()
         transcript = self.asr.transcribe(audio, language=language, word_timestamps=True)
         stages["transcribe"] = time.perf_counter() - t0
+        from ingest.segment import resegment
+
+        t0 = time.perf_counter()
+        transcript = resegment(transcript, audio)
         transcript.duration = duration
+        stages["segment"] = time.perf_counter() - t0
         return transcript, duration
 
     def ingest_item(self, item: Item, *, enhance: bool = False, language: str | None = None,
