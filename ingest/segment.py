@@ -19,7 +19,7 @@ SR = 16000
 SENTENCE_END = (".", "?", "!", "…")
 
 
-def find_silences(audio: np.ndarray, sr: int = SR, rel_db: float = 35.0, min_silence: float = 0.3,
+def find_silences(audio: np.ndarray, sr: int = SR, rel_db: float = 35.0, min_silence: float = 0.2,
                   hop: float = 0.01, win: float = 0.03) -> list[tuple[float, float]]:
     """Intervals (start, end) in seconds where the level stays `rel_db` below the loud (95th pct) frames."""
     h, w = int(hop * sr), int(win * sr)
@@ -56,7 +56,7 @@ def _pause_between(a: Word, b: Word, silences: list[tuple[float, float]], widen:
 
 
 def resegment(transcript: Transcript, audio: np.ndarray | None = None, sr: int = SR, widen: float = 0.35,
-              min_silence: float = 0.3) -> Transcript:
+              min_silence: float = 0.2) -> Transcript:
     """Sentence/pause-based segments from word timestamps (unchanged if there are no words)."""
     words = [w for s in transcript.segments for w in s.words]
     if not words or any(not s.words and s.text.strip() for s in transcript.segments):
