@@ -23,6 +23,11 @@ command("list", "list the episodes in the library", "rag.library", "add_list", "
 command("export", "export an episode's transcript as srt, vtt, json or md", "rag.library", "add_export", "run_export")
 command("delete", "delete episodes: audio copy, rows and vectors together", "rag.library", "add_delete", "run_delete")
 command("reindex", "re-embed every episode with the configured embedding model", "rag.library", "add_reindex", "run_reindex")
+command("search", "hybrid search: the best matching moments, with episode and time", "rag.query_commands", "add_search", "run_search")
+command("ask", "answer a question from the library, citing [Episode @ mm:ss]", "rag.query_commands", "add_ask", "run_ask")
+command("chat", "multi-turn questions about the library (follow-ups understood)", "rag.query_commands", "add_chat", "run_chat")
+command("summarize", "write summary, title, description, tags and chapters for episodes", "rag.query_commands", "add_summarize", "run_summarize")
+command("eval", "score spoken question answering against a manifest with gold time windows", "rag.query_commands", "add_eval", "run_eval")
 command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.doctor")
 command("models", "pull, list and verify model packs", "rag.models.cli")
 

@@ -1,0 +1,121 @@
+"""Multi-turn questions: a follow-up ("when did he say that?") is rewritten into a standalone query before retrieval.
+
+Retrieval sees one query, not the conversation, so "it"/"he"/"that" must be resolved first. The model is asked to
+rewrite, but a 135M model often garbles it, so its rewrite is only accepted when it keeps the follow-up's own
+content words and adds nothing that was never said; otherwise a rule-based rewrite appends the previous
+question's key terms (good enough for hybrid search, which is what the query is for).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from rag.search import STOPWORDS, content_terms, words
+
+# Words that point back to something said before.
+ANAPHORA = frozenset("it its it's he him his she her hers they them their theirs this that these those there then "
+                     "one ones former latter same".split())
+_FOLLOW_UP_START = re.compile(r"^\s*(and|but|so|also|what about|how about|and what about|why|why not|really)\b",
+                              re.IGNORECASE)
+
+
+def previous_question(history: list) -> str | None:
+    """The last user question (its standalone form when the Chat recorded one). History is chat messages
+    (`{"role", "content"}`, as Gradio keeps them) or (question, answer) pairs."""
+    for item in reversed(history or []):
+        if isinstance(item, dict):
+            if item.get("role") == "user" and str(item.get("content", "")).strip():
+                return str(item.get("query") or item["content"])
+        elif isinstance(item, (list, tuple)) and len(item) == 2 and str(item[0] or "").strip():
+            return str(item[0])
+    return None
+
+
+def is_follow_up(question: str) -> bool:
+    ws = words(question)
+    if not ws:
+        return False
+    if any(w in ANAPHORA for w in ws) or _FOLLOW_UP_START.match(question):
+        return True
+    return len(content_terms(question)) <= 1
+
+
+def key_terms(text: str, limit: int = 6) -> list[str]:
+    """The content words of `text` in their original form, in order, without duplicates."""
+    out: list[str] = []
+    for w in words(text):
+        if w in STOPWORDS or w in ANAPHORA or len(w) < 3 or w in out:
+            continue
+        out.append(w)
+    return out[:limit]
+
+
+def rule_rewrite(question: str, previous: str) -> str:
+    """The follow-up plus the previous question's key terms that it lacks."""
+    have = set(content_terms(question))
+    extra = [w for w in key_terms(previous) if content_terms(w) and content_terms(w)[0] not in have]
+    q = question.strip()
+    return f"{q} ({' '.join(extra)})" if extra else q
+
+
+def valid_rewrite(rewrite: str, question: str, previous: str) -> bool:
+    """A model rewrite is kept only if it keeps the follow-up's content words and invents no new ones."""
+    r = rewrite.strip()
+    if not r or "\n" in r or len(r) > 3 * (len(question) + len(previous)) or len(words(r)) < 3:
+        return False
+    rt = set(content_terms(r))
+    own = set(content_terms(" ".join(w for w in words(question) if w not in ANAPHORA)))
+    allowed = set(content_terms(question)) | set(content_terms(previous))
+    if not own <= rt:
+        return False
+    if not rt - set(content_terms(question)):  # resolved nothing
+        return False
+    return rt <= allowed
+
+
+def standalone_question(question: str, history: list, llm=None, settings=None) -> str:
+    """The question as it should be searched: unchanged if it stands alone, else rewritten (model, then rules)."""
+    prev = previous_question(history)
+    if not prev or not is_follow_up(question):
+        return question.strip()
+    if llm is not None:
+        from rag import prompts
+
+        try:
+            out = llm.generate(prompts.rewrite_messages(prev, question), max_tokens=40, temperature=0.0,
+                               stop=["\n"])
+        except Exception:  # noqa: BLE001 — the rule-based rewrite below always works
+            out = ""
+        out = out.strip().strip('"').strip()
+        if valid_rewrite(out, question, prev):
+            return out
+    return rule_rewrite(question, prev)
+
+
+class Chat:
+    """A conversation over the library: keeps the history, rewrites follow-ups, streams answers."""
+
+    def __init__(self, settings=None, episode: str | None = None, mode: str | None = None, llm=None,
+                 store=None, embedder=None):
+        self.settings, self.episode, self.mode = settings, episode, mode
+        self.llm, self.store, self.embedder = llm, store, embedder
+        self.history: list[dict] = []
+
+    def reset(self) -> None:
+        self.history = []
+
+    def ask(self, question: str) -> Iterator[dict]:
+        from rag.answer import ask
+
+        query = question
+        final = None
+        for event in ask(question, episode=self.episode, history=self.history, settings=self.settings,
+                         mode=self.mode, store=self.store, embedder=self.embedder, llm=self.llm):
+            if event["type"] == "query":
+                query = event["text"]
+            if event["type"] == "final":
+                final = event["answer"]
+            yield event
+        self.history.append({"role": "user", "content": question, "query": query})
+        self.history.append({"role": "assistant", "content": final.answer if final else ""})

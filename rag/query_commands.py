@@ -1,0 +1,245 @@
+"""`audiorag search | ask | chat | summarize | eval`: the read side on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+
+from rag.schema import format_ts
+
+
+def _date(value: str) -> datetime:
+    try:
+        d = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+def _fail(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
+# -- search ------------------------------------------------------------------------------------------------------
+def add_search(p: argparse.ArgumentParser) -> None:
+    p.add_argument("query", help="what to look for (words or a question)")
+    p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
+    p.add_argument("--tag", action="append", dest="tags", help="only episodes with this tag (repeatable)")
+    p.add_argument("--since", type=_date, help="only episodes added on or after this date (YYYY-MM-DD)")
+    p.add_argument("--until", type=_date, help="only episodes added before this date (YYYY-MM-DD)")
+    p.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from rag.search import SearchError, search
+
+    try:
+        res = search(args.query, k=args.k, episode=args.episode, tags=args.tags, since=args.since, until=args.until)
+    except SearchError as exc:
+        return _fail(exc)
+    if args.json:
+        from rag.cli import print_json
+
+        print_json({"query": res.query, "results": [p.to_dict() for p in res.passages]})
+        return 0
+    if not res.passages:
+        print("no results", file=sys.stderr)
+        return 0
+    for i, p in enumerate(res.passages, 1):
+        print(f"{i}. {p.label}  {format_ts(p.start)}–{format_ts(p.end)}  score {p.score:.2f}  ({p.episode_id[:12]})")
+        print(f"   {p.text}")
+    return 0
+
+
+# -- ask ---------------------------------------------------------------------------------------------------------
+def add_ask(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question")
+    p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
+    p.add_argument("--mode", choices=["hybrid", "extractive", "generative"],
+                   help="hybrid (default): a short model answer checked against the transcript, then the quotes; "
+                        "extractive: the transcript quotes only (no LLM); generative: the model's answer only")
+    p.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    p.add_argument("--json", action="store_true",
+                   help="print {answer, abstained, citations: [{episode_id, title, start, end, text}]}")
+
+
+def answer_json(answer, query: str | None = None) -> dict:
+    out = {"answer": answer.answer, "abstained": answer.abstained,
+           "citations": [{"episode_id": c.episode_id, "title": c.title, "start": round(c.start, 3),
+                          "end": round(c.end, 3), "text": c.text} for c in answer.citations]}
+    if query is not None:
+        out["query"] = query
+    return out
+
+
+def print_sources(answer, out=sys.stdout) -> None:
+    if not answer.citations:
+        return
+    print("\nSources:" if not answer.abstained else "", file=out)
+    if answer.abstained:
+        return
+    for i, c in enumerate(answer.citations, 1):
+        print(f"  {i}. {c.label}  {c.episode_id[:12]} {format_ts(c.start)}–{format_ts(c.end)}", file=out)
+
+
+def stream_events(events, out=sys.stdout):
+    """Print answer tokens as they arrive; return (final Answer, standalone query)."""
+    final, query = None, None
+    for ev in events:
+        if ev["type"] == "token":
+            out.write(ev["text"])
+            out.flush()
+        elif ev["type"] == "query":
+            query = ev["text"]
+        elif ev["type"] == "final":
+            final = ev["answer"]
+    out.write("\n")
+    return final, query
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from rag.answer import ask, ask_sync
+    from rag.search import SearchError
+
+    try:
+        if args.json:
+            from rag.cli import print_json
+
+            print_json(answer_json(ask_sync(args.question, episode=args.episode, mode=args.mode, k=args.k)))
+            return 0
+        final, _ = stream_events(ask(args.question, episode=args.episode, mode=args.mode, k=args.k))
+    except SearchError as exc:
+        return _fail(exc)
+    if final is not None:
+        print_sources(final)
+    return 0
+
+
+# -- chat --------------------------------------------------------------------------------------------------------
+def add_chat(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
+    p.add_argument("--mode", choices=["hybrid", "extractive", "generative"], help="see `audiorag ask --help`")
+
+
+def _history_file():
+    from pathlib import Path
+
+    from platformdirs import user_state_dir
+
+    d = Path(user_state_dir("audiorag"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d / "chat_history"
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from rag.chat import Chat
+    from rag.search import SearchError
+
+    try:
+        import readline
+    except ImportError:  # Windows
+        readline = None
+    hist = _history_file()
+    if readline is not None:
+        try:
+            readline.read_history_file(hist)
+        except OSError:
+            pass
+        readline.set_history_length(1000)
+    chat = Chat(episode=args.episode, mode=args.mode)
+    print("Ask about your library. /reset forgets the conversation, /quit (or Ctrl-D) leaves.", file=sys.stderr)
+    try:
+        while True:
+            try:
+                line = input("you> ").strip()
+            except EOFError:
+                print(file=sys.stderr)
+                break
+            if not line:
+                continue
+            if line in ("/quit", "/exit", "/q"):
+                break
+            if line == "/reset":
+                chat.reset()
+                print("(conversation cleared)", file=sys.stderr)
+                continue
+            try:
+                final, query = stream_events(chat.ask(line))
+            except SearchError as exc:
+                _fail(exc)
+                continue
+            if query and query != line:
+                print(f"(searched for: {query})", file=sys.stderr)
+            if final is not None:
+                print_sources(final)
+            print()
+    finally:
+        if readline is not None:
+            try:
+                readline.write_history_file(hist)
+            except OSError:
+                pass
+    return 0
+
+
+# -- summarize ---------------------------------------------------------------------------------------------------
+def add_summarize(p: argparse.ArgumentParser) -> None:
+    p.add_argument("episode", nargs="?", help="episode id (or unique prefix) or title")
+    p.add_argument("--all", action="store_true", help="every episode in the library")
+    p.add_argument("--keep-title", action="store_true", help="never replace the episode's title")
+    p.add_argument("--json", action="store_true", help="print the metadata as JSON")
+
+
+def run_summarize(args: argparse.Namespace) -> int:
+    from rag.store import Store
+    from rag.summarize import SummarizeError, summarize_episode
+
+    if bool(args.episode) == bool(args.all):
+        print("error: give one EPISODE or --all", file=sys.stderr)
+        return 2
+    store = Store()
+    refs = [e.id for e in store.list_episodes()] if args.all else [args.episode]
+    results, failed = [], 0
+    llm = None
+    for ref in refs:
+        try:
+            if llm is None:
+                from rag.llm import get_llm
+
+                llm = get_llm()
+            meta, report = summarize_episode(ref, store=store, llm=llm, keep_title=args.keep_title,
+                                             progress=lambda m, r=ref: print(f"{r[:12]}: {m}", file=sys.stderr))
+        except SummarizeError as exc:
+            failed += 1
+            print(f"error: {ref[:12]}: {exc}", file=sys.stderr)
+            continue
+        results.append({"episode_id": store.find_episode(ref).id, **meta.model_dump(),
+                        "from_model": report.model_fields, "fallback": report.fallback_fields})
+        if not args.json:
+            print(f"\n# {meta.title}\n{meta.description}\n\n{meta.summary}\n\ntags: {', '.join(meta.tags)}")
+            for c in meta.chapters:
+                print(f"  {format_ts(c.start)}  {c.title}")
+            if report.fallback_fields:
+                print(f"(extracted from the transcript, the model's answer did not validate: "
+                      f"{', '.join(report.fallback_fields)})", file=sys.stderr)
+    if args.json:
+        from rag.cli import print_json
+
+        print_json(results)
+    return 1 if failed else 0
+
+
+# -- eval --------------------------------------------------------------------------------------------------------
+def add_eval(p: argparse.ArgumentParser) -> None:
+    from rag.eval import add_arguments
+
+    add_arguments(p)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rag.eval import run
+
+    return run(args)

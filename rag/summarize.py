@@ -1,0 +1,344 @@
+"""Per-episode metadata: summary, title, description, tags and chapters, map-reduce over the transcript.
+
+Built for tiny models: the model is only ever asked for one small plain-text thing at a time (a one-sentence
+summary of a window, a title, a comma-separated tag list, a chapter heading); our code cleans and validates each
+answer, retries once with some temperature, then falls back to something extracted from the transcript itself
+(key terms, central sentences). The pieces are assembled into `rag.schema.EpisodeMeta` here, so the JSON is always
+well-formed; chapters come from the transcript's own structure (windows of whole segments), so their start times
+are real segment times inside the episode. Any length fits: windows are summarized one by one and the partial
+summaries are reduced in groups until one is left.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pydantic import ValidationError
+
+from rag import prompts
+from rag.schema import Chapter, EpisodeMeta, Segment
+from rag.search import STOPWORDS, content_terms, stem, words
+
+WINDOW_WORDS = 350  # words of transcript per map step (~450 tokens: fits any model's context with room)
+REDUCE_WORDS = 250  # partial summaries reduced together at most
+MAX_CHAPTERS = 12
+MIN_CHAPTER_SECONDS = 30.0
+
+
+class SummarizeError(RuntimeError):
+    """Metadata that could not be produced or did not validate; the message is one line."""
+
+
+@dataclass
+class Report:
+    """Which fields the model wrote and which fell back to extraction (shown by the CLI, measured in docs)."""
+
+    model_fields: list[str] = field(default_factory=list)
+    fallback_fields: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    def note(self, name: str, from_model: bool) -> None:
+        (self.model_fields if from_model else self.fallback_fields).append(name)
+
+
+# -- pure helpers ----------------------------------------------------------------------------------------------
+def windows(segments: list[Segment], max_words: int = WINDOW_WORDS) -> list[list[Segment]]:
+    """Consecutive whole segments, about `max_words` words each."""
+    out: list[list[Segment]] = []
+    cur: list[Segment] = []
+    n = 0
+    for s in segments:
+        w = len(s.text.split())
+        if not w:
+            continue
+        if cur and n + w > max_words:
+            out.append(cur)
+            cur, n = [], 0
+        cur.append(s)
+        n += w
+    if cur:
+        out.append(cur)
+    return out
+
+
+def window_text(window: list[Segment]) -> str:
+    return " ".join(s.text.strip() for s in window)
+
+
+def chapter_groups(wins: list[list[Segment]], max_chapters: int = MAX_CHAPTERS,
+                   min_seconds: float = MIN_CHAPTER_SECONDS) -> list[list[int]]:
+    """Indexes of windows grouped into at most `max_chapters` chapters of at least `min_seconds` each."""
+    if not wins:
+        return []
+    per = -(-len(wins) // max_chapters)  # ceil
+    groups = [list(range(i, min(i + per, len(wins)))) for i in range(0, len(wins), per)]
+    merged: list[list[int]] = []
+    for g in groups:
+        span = wins[g[-1]][-1].end - wins[g[0]][0].start
+        if merged and span < min_seconds:
+            merged[-1] += g
+        else:
+            merged.append(g)
+    if len(merged) > 1:
+        first_span = wins[merged[0][-1]][-1].end - wins[merged[0][0]][0].start
+        if first_span < min_seconds:
+            merged[1] = merged[0] + merged[1]
+            merged.pop(0)
+    return merged
+
+
+def key_terms(text: str, n: int = 5) -> list[str]:
+    """The most frequent content words (shown in their most common surface form), ties by first occurrence."""
+    forms: dict[str, Counter] = {}
+    order: dict[str, int] = {}
+    for i, w in enumerate(words(text)):
+        if w in STOPWORDS or len(w) < 3 or w.isdigit():
+            continue
+        s = stem(w)
+        forms.setdefault(s, Counter())[w] += 1
+        order.setdefault(s, i)
+    ranked = sorted(forms, key=lambda s: (-sum(forms[s].values()), order[s]))
+    return [forms[s].most_common(1)[0][0] for s in ranked[:n]]
+
+
+def central_sentences(text: str, n: int = 2) -> str:
+    """The `n` sentences sharing the most content words with the whole text, in their original order."""
+    sents = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4] or [text.strip()]
+    freq = Counter(content_terms(text))
+    scored = sorted(range(len(sents)), key=lambda i: -sum(freq[t] for t in set(content_terms(sents[i]))) / (1 + len(sents[i].split()) ** 0.5))
+    keep = sorted(scored[:n])
+    return " ".join(sents[i] for i in keep)
+
+
+def phrase_title(text: str, n: int = 3) -> str:
+    terms = key_terms(text, n)
+    if not terms:
+        return "Untitled recording"
+    t = [w.capitalize() for w in terms]
+    return t[0] if len(t) == 1 else ", ".join(t[:-1]) + " and " + t[-1]
+
+
+_LABEL = re.compile(r"^\s*(title|heading|summary|description|tags?|answer|chapter)\s*[:\-]\s*", re.IGNORECASE)
+
+
+def clean_line(text: str) -> str:
+    """First non-empty line, without a 'Title:'-style label, list bullet or surrounding quotes/markdown."""
+    for line in text.strip().splitlines():
+        line = _LABEL.sub("", line.strip())
+        line = line.strip(" -*#•\t").strip().strip('"“”\'*').strip()
+        if line:
+            return line
+    return ""
+
+
+def valid_heading(text: str, min_words: int = 1, max_words: int = 10) -> str | None:
+    t = clean_line(text).rstrip(".").strip()
+    n = len(t.split())
+    if not (min_words <= n <= max_words) or len(t) > 90 or not re.search(r"[A-Za-z]", t):
+        return None
+    if t.lower() in {"title", "heading", "untitled", "summary"} or "transcript" in t.lower():
+        return None
+    return t
+
+
+def grounded(text: str, source: str, min_frac: float) -> bool:
+    """At least `min_frac` of the text's distinct content words occur in the source (a guard against inventions)."""
+    terms = set(content_terms(text))
+    if not terms:
+        return False
+    return len(terms & set(content_terms(source))) / len(terms) >= min_frac
+
+
+def valid_sentences(text: str, source: str, min_words: int = 5, max_words: int = 90,
+                    min_frac: float = 0.5) -> str | None:
+    """The model's first paragraph as whole sentences (cut to `max_words`), if grounded in `source`."""
+    para = text.strip().split("\n\n")[0]
+    t = " ".join(_LABEL.sub("", line.strip()) for line in para.splitlines() if line.strip())
+    t = t.strip().strip('"“”').strip()
+    sents = re.split(r"(?<=[.!?])\s+", t)
+    kept: list[str] = []
+    for sent in sents:
+        if kept and len(" ".join(kept + [sent]).split()) > max_words:
+            break
+        kept.append(sent)
+    t = " ".join(kept).strip()
+    n = len(t.split())
+    if not (min_words <= n <= max_words) or not grounded(t, source, min_frac):
+        return None
+    if not re.search(r"[.!?]$", t):
+        t = t.rstrip(",;: ") + "."
+    return t
+
+
+def parse_tags(text: str, min_tags: int = 2, max_tags: int = 6) -> list[str] | None:
+    raw = re.split(r"[,\n;#]|\s-\s", clean_line(text) if "\n" not in text.strip() else text)
+    tags: list[str] = []
+    for t in raw:
+        t = _LABEL.sub("", t).strip().strip(".\"'*-• ").lower()
+        if not t or len(t) > 30 or len(t.split()) > 3 or not re.fullmatch(r"[a-z0-9][a-z0-9 '&-]*", t):
+            continue
+        if t not in tags and t not in STOPWORDS:
+            tags.append(t)
+    return tags[:max_tags] if len(tags) >= min_tags else None
+
+
+def first_sentence(text: str) -> str:
+    parts = re.split(r"(?<=[.!?])\s+", text.strip())
+    return parts[0] if parts else text.strip()
+
+
+# -- the model calls --------------------------------------------------------------------------------------------
+def _ask(llm, report: Report, messages, validate: Callable[[str], object | None], max_tokens: int):
+    """The model's answer if it validates, after at most two tries (greedy, then sampled); else None."""
+    for temperature in (0.0, 0.5):
+        report.calls += 1
+        try:
+            out = llm.generate(messages, max_tokens=max_tokens, temperature=temperature, stop=["\n\n"])
+        except Exception as exc:  # noqa: BLE001 — one failed call falls back like a bad answer
+            raise SummarizeError(f"the LLM failed: {exc}") from exc
+        value = validate(out)
+        if value:
+            return value
+    return None
+
+
+def describe(segments: list[Segment], duration: float | None = None, llm=None, settings=None,
+             report: Report | None = None, progress: Callable[[str], None] = lambda m: None) -> EpisodeMeta:
+    """Summary, title, description, tags and chapters for a transcript."""
+    report = report if report is not None else Report()
+    segments = [s for s in segments if s.text.strip()]
+    if not segments:
+        raise SummarizeError("the episode has no transcript text to summarize")
+    if llm is None:
+        from rag.llm import get_llm
+
+        llm = get_llm(settings)
+    duration = duration if duration and duration > 0 else max(s.end for s in segments)
+    full = window_text(segments)
+    wins = windows(segments)
+
+    # map
+    partials: list[str] = []
+    partial_from_model: list[bool] = []
+    for i, w in enumerate(wins, 1):
+        progress(f"summarizing part {i}/{len(wins)}")
+        text = window_text(w)
+        got = _ask(llm, report, prompts.summary_map_messages(text),
+                   lambda out, src=text: valid_sentences(out, src, max_words=70), max_tokens=90)
+        partials.append(got or central_sentences(text, 2))
+        partial_from_model.append(bool(got))
+
+    # reduce, in groups, until one summary is left
+    level = partials
+    summary_from_model = all(partial_from_model)
+    while len(level) > 1:
+        progress(f"combining {len(level)} partial summaries")
+        groups: list[list[str]] = [[]]
+        for p in level:
+            if groups[-1] and sum(len(x.split()) for x in groups[-1]) + len(p.split()) > REDUCE_WORDS:
+                groups.append([])
+            groups[-1].append(p)
+        if len(groups) == len(level) and len(level) > 1:  # each partial alone is too long: pair them anyway
+            groups = [level[i:i + 2] for i in range(0, len(level), 2)]
+        nxt = []
+        for g in groups:
+            if len(g) == 1:
+                nxt.append(g[0])
+                continue
+            src = " ".join(g) + " " + full
+            got = _ask(llm, report, prompts.summary_reduce_messages(g),
+                       lambda out, src=src: valid_sentences(out, src, max_words=90), max_tokens=120)
+            summary_from_model = summary_from_model and bool(got)
+            nxt.append(got or central_sentences(" ".join(g), 3))
+        level = nxt
+    summary = level[0]
+    report.note("summary", summary_from_model)
+
+    progress("title, description, tags")
+    title = _ask(llm, report, prompts.title_messages(summary), lambda out: valid_heading(out, 2, 10), max_tokens=24)
+    report.note("title", bool(title))
+    title = title or phrase_title(full)
+
+    description = _ask(llm, report, prompts.description_messages(summary),
+                       lambda out: valid_sentences(out, summary + " " + full, 5, 40), max_tokens=60)
+    report.note("description", bool(description))
+    description = description or first_sentence(summary)
+
+    tags = _ask(llm, report, prompts.tags_messages(summary),
+                lambda out: (lambda t: t if t and all(grounded(x, summary + " " + full, 0.5) for x in t) else None)(parse_tags(out)),
+                max_tokens=40)
+    report.note("tags", bool(tags))
+    tags = tags or key_terms(full, 5)
+
+    chapters: list[Chapter] = []
+    groups = chapter_groups(wins)
+    from_model = True
+    for n, g in enumerate(groups, 1):
+        progress(f"chapter {n}/{len(groups)}")
+        start = 0.0 if n == 1 else wins[g[0]][0].start
+        seg_text = " ".join(window_text(wins[i]) for i in g)
+        basis = " ".join(partials[i] for i in g)
+        heading = None
+        if len(groups) > 1:
+            heading = _ask(llm, report, prompts.chapter_messages(basis),
+                           lambda out, src=seg_text + " " + basis: (lambda h: h if h and grounded(h, src, 0.5) else None)(valid_heading(out, 1, 8)),
+                           max_tokens=20)
+        else:
+            heading = title
+        from_model = from_model and bool(heading)
+        chapters.append(Chapter(title=heading or phrase_title(seg_text, 2), start=round(min(start, duration), 3)))
+    report.note("chapters", from_model)
+    return validate_meta({"title": title, "description": description, "summary": summary, "tags": tags,
+                          "chapters": [c.model_dump() for c in chapters]}, duration)
+
+
+def validate_meta(data: dict, duration: float | None) -> EpisodeMeta:
+    """EpisodeMeta from assembled fields, with chapter times checked against the episode; one-line error if not."""
+    try:
+        meta = EpisodeMeta.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SummarizeError(f"metadata did not validate: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    starts = [c.start for c in meta.chapters]
+    if starts != sorted(starts) or len(set(starts)) != len(starts):
+        raise SummarizeError("metadata did not validate: chapter starts are not strictly increasing")
+    if duration is not None and any(not (0 <= s <= duration) for s in starts):
+        raise SummarizeError(f"metadata did not validate: a chapter starts outside the episode (0–{duration:.1f} s)")
+    if not meta.title.strip() or not meta.summary.strip():
+        raise SummarizeError("metadata did not validate: empty title or summary")
+    return meta
+
+
+def summarize_episode(episode_ref: str, *, settings=None, store=None, llm=None, keep_title: bool = False,
+                      progress: Callable[[str], None] = lambda m: None) -> tuple[EpisodeMeta, Report]:
+    """Describe one stored episode and store the result on it. The title is replaced only when it is still the
+    one made from the file name (or never, with keep_title), so a title someone chose is kept."""
+    from rag.settings import get_settings
+
+    settings = settings or get_settings()
+    if store is None:
+        from rag.store import Store
+
+        store = Store(settings)
+    ep = store.find_episode(episode_ref)
+    if ep is None:
+        raise SummarizeError(f"no episode matches '{episode_ref}' (see: audiorag list)")
+    report = Report()
+    meta = describe(store.segments(ep.id), ep.duration, llm=llm, settings=settings, report=report, progress=progress)
+    fields = {"summary": meta.summary, "description": meta.description, "tags": meta.tags,
+              "chapters": meta.chapters}
+    if not keep_title and _auto_title(ep):
+        fields["title"] = meta.title
+    store.set_episode_fields(ep.id, **fields)
+    return meta, report
+
+
+def _auto_title(ep) -> bool:
+    from pathlib import Path
+
+    from ingest.pipeline import title_from_path
+
+    return ep.title == title_from_path(Path(ep.source))

@@ -1,0 +1,80 @@
+"""Eval: scoring (pure), manifests spoken by espeak-ng, and the full `audiorag eval` on real models."""
+
+from __future__ import annotations
+
+import csv
+import json
+import wave
+
+import pytest
+
+from rag.eval import (
+    CSV_FIELDS,
+    QuestionResult,
+    contains_gold,
+    csv_rows,
+    first_hit_rank,
+    load_manifest,
+    metrics,
+    write_csv,
+)
+
+
+def test_first_hit_rank_uses_episode_and_window():
+    cited = [("other", 3.0), ("ep", 40.0), ("ep", 12.5), ("ep", 10.0)]
+    assert first_hit_rank(cited, "ep", 10.0, 15.0, tolerance=2.0) == 3
+    assert first_hit_rank(cited, "ep", 10.0, 15.0, tolerance=2.0, k=2) is None
+    assert first_hit_rank(cited, "ep", 42.5, 50.0, tolerance=2.0) is None
+    assert first_hit_rank(cited, "ep", 42.0, 50.0, tolerance=2.0) == 2
+
+
+def test_contains_gold_ignores_case_and_punctuation():
+    assert contains_gold('"It burned whale-oil." [Harbor @ 00:11]', ["whale oil"])
+    assert not contains_gold("It burned whales.", ["whale oil"])
+    assert contains_gold("Built in 1874.", ["eighteen seventy four", "1874"])
+
+
+def test_metrics():
+    rs = [QuestionResult("a", True, False, 1, 1, True, 1.0), QuestionResult("b", True, False, 2, 3, False, 1.0),
+          QuestionResult("c", True, True, None, 1, False, 1.0), QuestionResult("d", False, True, None, None, False, 1.0),
+          QuestionResult("e", False, False, None, None, False, 3.0)]
+    m = metrics(rs)
+    assert m["hit@1"] == pytest.approx(1 / 3) and m["hit@5"] == pytest.approx(2 / 3)
+    assert m["mrr"] == pytest.approx((1 + 0.5) / 3)
+    assert m["search_mrr"] == pytest.approx((1 + 1 / 3 + 1) / 3)
+    assert m["answer_contains_gold"] == pytest.approx(1 / 3)
+    assert m["false_abstain"] == pytest.approx(1 / 3) and m["abstain_recall"] == 0.5
+    assert m["abstain_accuracy"] == pytest.approx(3 / 5)
+    assert m["seconds_per_question"] == pytest.approx(7 / 5)
+
+
+def test_manifest_with_spoken_sentences(tmp_path):
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({
+        "name": "tiny",
+        "episodes": [{"id": "a", "sentences": ["The lighthouse was built in 1874.", "It burned whale oil."]}],
+        "questions": [{"question": "What did it burn?", "episode": "a", "sentence": 1, "answer": "whale oil"},
+                      {"question": "What is the capital of Peru?", "answerable": False}],
+    }))
+    name, eps, qs = load_manifest(manifest, audio_dir=tmp_path / "audio")
+    assert name == "tiny" and len(eps) == 1 and len(qs) == 2
+    (s0, e0), (s1, e1) = eps[0].sentence_times
+    assert s0 == 0.0 and e0 < s1 < e1
+    with wave.open(str(eps[0].path)) as w:
+        assert abs(w.getnframes() / w.getframerate() - (e1 + 0.4)) < 0.01
+    assert (qs[0].start, qs[0].end, qs[0].answers) == (s1, e1, ["whale oil"])
+    assert not qs[1].answerable
+    # spoken once, then reused from the cache
+    mtime = eps[0].path.stat().st_mtime_ns
+    assert load_manifest(manifest, audio_dir=tmp_path / "audio")[1][0].path.stat().st_mtime_ns == mtime
+
+
+def test_csv_rows_format(settings):
+    rows = csv_rows({"hit@1": 0.5, "mrr": 0.75}, settings, "tiny", "hybrid")
+    path = write_csv(rows, settings)
+    write_csv(rows, settings)
+    with open(path) as f:
+        got = list(csv.DictReader(f))
+    assert list(got[0]) == CSV_FIELDS and len(got) == 4
+    assert got[0]["metric"] == "tiny/hybrid/hit@1" and float(got[1]["value"]) == 0.75
+    assert got[0]["model"] == settings.llm.model
