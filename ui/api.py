@@ -1,0 +1,140 @@
+"""The app's stable API for `gradio_client` (documented in docs/api.md). Plain JSON in and out.
+
+No `from __future__ import annotations` here: `gr.api` reads each function's type hints at definition time to
+build the endpoint's schema, and string annotations would not resolve to types.
+"""
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import gradio as gr
+
+from ui.backend import Backend
+from ui.errors import MODELS_QUEUE, friendly
+
+
+def citation_dict(c) -> dict:
+    return {"episode_id": c.episode_id, "title": c.title, "start": round(c.start, 3), "end": round(c.end, 3),
+            "text": c.text}
+
+
+def episode_dict(e) -> dict:
+    return {"id": e.id, "title": e.title, "source": e.source, "duration": e.duration, "language": e.language,
+            "status": e.status, "tags": list(e.tags), "created": e.created.isoformat(), "summary": e.summary,
+            "description": e.description, "chapters": [c.model_dump() for c in e.chapters],
+            "has_audio": bool(e.audio_path)}
+
+
+def register(backend: Backend) -> None:
+    """Add the API endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
+
+    @friendly
+    def list_episodes(include_incomplete: bool = False) -> list:
+        """Episodes in the library: id, title, source, duration, language, status, tags, created, summary…"""
+        return [episode_dict(e) for e in backend.episodes(include_incomplete=include_incomplete)]
+
+    @friendly
+    def get_episode(episode: str) -> dict:
+        """One episode (id, unique id prefix or title) with its timed segments."""
+        ep = backend.find(episode)
+        segs = backend.segments(ep.id)
+        return {**episode_dict(ep),
+                "segments": [{"id": s.id, "start": s.start, "end": s.end, "text": s.text} for s in segs]}
+
+    @friendly
+    def ask(question: str, episode: str = "", history: list = []) -> dict:  # noqa: B006 (gr.api needs a literal)
+        """Answer a question from the library, streamed. Every update is {answer, done}; the last one
+        (done=true) adds abstained, citations [{episode_id, title, start, end, text}] and passages.
+        `history` is earlier turns as [{"role": "user"|"assistant", "content": …}]."""
+        text = ""
+        passages: list = []
+        for ev in backend.ask(question, episode or None, history or None):
+            if ev["type"] == "passages":
+                passages = ev["passages"]
+            elif ev["type"] == "token":
+                text += ev["text"]
+                yield {"answer": text, "done": False}
+            elif ev["type"] == "final":
+                a = ev["answer"]
+                yield {"answer": a.answer, "abstained": a.abstained, "done": True,
+                       "citations": [citation_dict(c) for c in a.citations], "passages": passages}
+
+    @friendly
+    def search(query: str, episode: str = "", k: int = 8) -> list:
+        """Hybrid search: segment-level passages {episode_id, title, start, end, text, score}, best first."""
+        return backend.search(query, episode or None, int(k))
+
+    @friendly
+    def summarize(episode: str) -> dict:
+        """(Re)generate and store an episode's summary, title, description, tags and chapters."""
+        return backend.summarize(episode)
+
+    @friendly
+    def export(episode: str, format: str = "srt") -> str:
+        """An episode's transcript as srt, vtt, json, md or txt (the file's text)."""
+        return backend.export(episode, format)[1]
+
+    @friendly
+    def delete_episode(episode: str) -> dict:
+        """Delete an episode: its audio copy, rows and vectors together. No confirmation: the caller decides."""
+        return backend.delete(episode)
+
+    @friendly
+    def models() -> dict:
+        """Configured model and backend per role (and whether this server has loaded it), plus the model packs."""
+        return {"roles": backend.models(), "packs": backend.packs()}
+
+    @friendly
+    def set_llm(model: str) -> dict:
+        """Switch the server's LLM (a pack name, local folder or hub id) for later answers and summaries."""
+        return backend.set_llm(model)
+
+    heavy = dict(concurrency_limit=1, concurrency_id=MODELS_QUEUE)
+    gr.api(list_episodes, api_name="list_episodes")
+    gr.api(get_episode, api_name="get_episode")
+    gr.api(ask, api_name="ask", **heavy)
+    gr.api(search, api_name="search", **heavy)
+    gr.api(summarize, api_name="summarize", **heavy)
+    gr.api(export, api_name="export")
+    gr.api(delete_episode, api_name="delete_episode")
+    gr.api(models, api_name="models")
+    gr.api(set_llm, api_name="set_llm")
+
+    # Ingest takes files, so it goes through a real File component (Gradio checks and moves uploaded files for
+    # components; a bare gr.api would receive unchecked paths). The components are never shown.
+    with gr.Group(visible=False):
+        files = gr.File(file_count="multiple", type="filepath", label="files")
+        enhance = gr.Checkbox(False, label="enhance")
+        out = gr.JSON(label="results")
+        trigger = gr.Button("ingest")
+
+    @friendly
+    def ingest(files: list[str] | None, enhance: bool) -> list[dict]:
+        """Ingest uploaded recordings or transcripts; one result per file: name, status, reason, episode_id, title…"""
+        if not files:
+            raise gr.Error("no files given")
+        rows: list[dict] = []
+        for rows in backend.ingest(list(files), enhance=bool(enhance)):
+            pass
+        return [{k: v for k, v in r.items() if k not in ("stage", "fraction")} for r in rows]
+
+    trigger.click(ingest, [files, enhance], out, api_name="ingest", **heavy)
+
+
+def write_export(backend: Backend, episode_id: str, fmt: str) -> str | None:
+    """Write an export to a temp file for a download button; None when the format cannot express it."""
+    try:
+        name, text = backend.export(episode_id, fmt)
+    except Exception:  # noqa: BLE001 — e.g. SRT of a transcript without times: that button stays disabled
+        return None
+    folder = Path(tempfile.gettempdir()) / "audiorag-exports" / episode_id[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False, default=str)

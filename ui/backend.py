@@ -1,0 +1,287 @@
+"""What the web app does, as plain functions over plain data: the UI handlers and the `gradio_client` API both call
+these, so the page and the API cannot drift apart.
+
+One Backend per app: it holds one store connection and the loaded models (ASR, embedder, LLM), so they load once
+per server, not once per request. Model work is serialised by the app's queue (one concurrency group), because
+the MLX models are shared and the machine's cores are few.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from rag.schema import Episode, Segment
+
+
+class UserError(RuntimeError):
+    """Something the user can fix (unknown episode, empty question); shown as a readable message."""
+
+
+def one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
+
+
+class Backend:
+    def __init__(self, settings=None):
+        from rag.settings import get_settings
+
+        self.settings = settings or get_settings()
+        self._store = None
+        self._pipeline = None
+        self._llm = None
+        self._lock = threading.RLock()
+
+    # -- shared resources --------------------------------------------------------------------------------------
+    @property
+    def store(self):
+        with self._lock:
+            if self._store is None:
+                from rag.store import Store
+
+                self._store = Store(self.settings)
+            return self._store
+
+    @property
+    def pipeline(self):
+        with self._lock:
+            if self._pipeline is None:
+                from ingest.pipeline import Pipeline
+
+                self._pipeline = Pipeline(self.settings, store=self.store)
+            return self._pipeline
+
+    @property
+    def embedder(self):
+        return self.pipeline.embedder
+
+    @property
+    def llm(self):
+        with self._lock:
+            if self._llm is None:
+                from rag.llm import get_llm
+
+                self._llm = get_llm(self.settings)
+            return self._llm
+
+    # -- episodes ----------------------------------------------------------------------------------------------
+    def episodes(self, include_incomplete: bool = True) -> list[Episode]:
+        return self.store.list_episodes(include_incomplete=include_incomplete)
+
+    def find(self, ref: str) -> Episode:
+        ref = (ref or "").strip()
+        if not ref:
+            raise UserError("choose an episode first")
+        ep = self.store.get_episode(ref) or self.store.find_episode(ref)
+        if ep is None:
+            raise UserError(f"no episode matches '{ref}'")
+        return ep
+
+    def segments(self, episode_id: str) -> list[Segment]:
+        return self.store.segments(episode_id)
+
+    def audio_file(self, ep: Episode) -> str | None:
+        """A local path the server may serve for this episode's audio (a cached copy for object storage)."""
+        if not ep.audio_path:
+            return None
+        from rag.storage import local_copy
+
+        try:
+            return str(local_copy(ep.audio_path, self.settings))
+        except OSError:
+            return None
+
+    def src_for(self, episode_id: str) -> str:
+        from ui.render import audio_url
+
+        ep = self.store.get_episode(episode_id)
+        return audio_url(self.audio_file(ep)) if ep is not None else ""
+
+    def delete(self, ref: str) -> dict:
+        from rag.library import delete_episode
+
+        ep = self.find(ref)
+        delete_episode(self.store, ep.id)
+        return {"deleted": ep.id, "title": ep.title}
+
+    def export(self, ref: str, fmt: str) -> tuple[str, str]:
+        """(file name, text) of an episode's transcript in srt, vtt, json, md or txt."""
+        from ingest.writers import _safe_name, get_writer
+        from rag.schema import Transcript
+
+        ep = self.find(ref)
+        segs = self.segments(ep.id)
+        transcript = Transcript(segments=segs, language=ep.language, model=ep.asr_model, duration=ep.duration,
+                                has_word_times=any(s.words for s in segs))
+        try:
+            writer = get_writer(fmt)
+            text = writer.write(transcript, episode=ep)
+        except ValueError as exc:
+            raise UserError(one_line(exc)) from exc
+        return f"{_safe_name(ep.title)}.{writer.extension}", text
+
+    def summarize(self, ref: str) -> dict:
+        from rag.summarize import summarize_episode
+
+        ep = self.find(ref)
+        meta, report = summarize_episode(ep.id, settings=self.settings, store=self.store, llm=self.llm)
+        return {"episode_id": ep.id, **meta.model_dump(mode="json"),
+                "model_fields": list(report.model_fields), "fallback_fields": list(report.fallback_fields)}
+
+    # -- ingest ------------------------------------------------------------------------------------------------
+    def ingest(self, files: list[str], names: list[str] | None = None, enhance: bool = False) -> Iterator[list[dict]]:
+        """Stage uploads into the library, ingest them one by one, and yield the per-file progress rows after
+        every stage change. The last yield has every file's final status."""
+        from ui.uploads import cleanup, stage_uploads
+
+        names = names or [Path(f).name for f in files]
+        rows = [{"name": n, "stage": "queued", "fraction": 0.0, "status": None} for n in names]
+        yield rows
+        staged = stage_uploads(files, self.settings, names)
+        try:
+            yield from self._ingest_staged(staged, rows, enhance)
+        finally:
+            cleanup([p for _, p in staged], self.settings)
+
+    def _ingest_staged(self, staged: list[tuple[str, Path]], rows: list[dict], enhance: bool) -> Iterator[list[dict]]:
+        from ingest.pipeline import collect
+
+        by_path = {str(p): i for i, (_, p) in enumerate(staged)}
+        items, skipped = collect([p for _, p in staged])
+        for res in skipped:  # e.g. an audio file whose transcript was uploaded beside it
+            i = by_path.get(res.path)
+            if i is not None:
+                rows[i].update(status="skipped", reason=res.reason, fraction=1.0)
+        yield rows
+        pipe = self.pipeline
+        ingested = False
+        for item in items:
+            i = by_path.get(str(item.path))
+            row = rows[i] if i is not None else {"name": item.path.name}
+            events: queue.Queue = queue.Queue()
+            result: list = []
+
+            def work(item=item) -> None:
+                try:
+                    result.append(pipe.ingest_item(item, enhance=enhance,
+                                                   on_stage=lambda s, f: events.put((s, f))))
+                finally:
+                    events.put(None)
+
+            row.update(stage="decode", fraction=0.01)
+            yield rows
+            t = threading.Thread(target=work, name=f"ingest {item.path.name}", daemon=True)
+            t.start()
+            while True:
+                ev = events.get()
+                if ev is None:
+                    break
+                row.update(stage=ev[0], fraction=ev[1])
+                yield rows
+            t.join()
+            res = result[0] if result else None
+            if res is None:
+                row.update(status="failed", reason="ingest stopped unexpectedly", fraction=1.0)
+            else:
+                row.update(status=res.status, reason=res.reason if res.status != "ingested" else None,
+                           fraction=1.0, episode_id=res.episode_id, title=res.title, duration=res.duration,
+                           seconds=round(res.seconds, 2))
+                # a companion audio file that was paired with this transcript gets the same result
+                if item.audio is not None and str(item.audio) in by_path and item.audio != item.path:
+                    rows[by_path[str(item.audio)]].update(status="skipped", fraction=1.0,
+                                                          reason=f"linked for playback to {item.path.name}")
+                ingested |= res.status == "ingested"
+            yield rows
+        if ingested:
+            self.store.optimize()
+        yield rows
+
+    # -- ask and search ----------------------------------------------------------------------------------------
+    def ask(self, question: str, episode: str | None = None, history: list | None = None) -> Iterator[dict]:
+        from rag.answer import ask
+
+        if not (question or "").strip():
+            raise UserError("type a question first")
+        episode_id = self.find(episode).id if episode else None
+        yield from ask(question, episode=episode_id, history=history or None, settings=self.settings,
+                       store=self.store, embedder=self.embedder, llm=self.llm)
+
+    def search(self, query: str, episode: str | None = None, k: int = 8) -> list[dict]:
+        from rag.search import SearchError, search
+
+        if not (query or "").strip():
+            return []
+        episode_id = self.find(episode).id if episode else None
+        try:
+            result = search(query, k=k, episode=episode_id, settings=self.settings, store=self.store,
+                            embedder=self.embedder)
+        except SearchError as exc:
+            raise UserError(one_line(exc)) from exc
+        return [p.to_dict() for p in result.passages]
+
+    # -- models ------------------------------------------------------------------------------------------------
+    def models(self) -> list[dict]:
+        """Per role: what is configured, through which backend, and whether this server has it loaded."""
+        s = self.settings
+        loaded = {
+            "asr": self._pipeline is not None and self._pipeline._asr is not None,
+            "embed": self._pipeline is not None and self._pipeline._embedder is not None,
+            "llm": self._llm is not None,
+        }
+        rows = []
+        for role in ("asr", "llm", "embed"):
+            rs = getattr(s, role)
+            rows.append({"role": role, "model": rs.model, "backend": rs.backend, "base_url": rs.base_url or "",
+                         "loaded": loaded[role]})
+        return rows
+
+    def packs(self) -> list[dict]:
+        from rag.models.pull import list_packs
+
+        return list_packs(self.settings.models_path)
+
+    def llm_choices(self) -> list[str]:
+        """LLM packs that are ready to use, plus whatever is configured now (a folder or hub id)."""
+        names = [p["name"] for p in self.packs() if p["role"] == "llm" and p["ready"]]
+        if self.settings.llm.model not in names:
+            names.insert(0, self.settings.llm.model)
+        return names
+
+    def set_llm(self, model: str) -> dict:
+        """Switch the LLM for this server (every user): later answers and summaries use it."""
+        from rag.models import PACKS
+
+        model = (model or "").strip()
+        if not model:
+            raise UserError("choose a model")
+        if model in PACKS and PACKS[model].role != "llm":
+            raise UserError(f"'{model}' is a {PACKS[model].role} model, not an LLM")
+        with self._lock:
+            llm = self.settings.llm.model_copy(update={"model": model})
+            self.settings = self.settings.model_copy(update={"llm": llm})
+            self._llm = None
+            if self._pipeline is not None:  # --enhance uses the LLM through the pipeline's settings
+                self._pipeline.settings = self.settings
+        return {"llm": model}
+
+    # -- benchmarks --------------------------------------------------------------------------------------------
+    def bench_dir(self) -> Path:
+        return Path(self.settings.data_dir).expanduser() / "bench"
+
+    def bench_runs(self) -> list[Path]:
+        d = self.bench_dir()
+        if self.settings.is_remote_store or not d.is_dir():
+            return []
+        return sorted(d.rglob("*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    return (rows[0], rows[1:]) if rows else ([], [])
+

@@ -1,0 +1,188 @@
+"""HTML and table rows for the web app: pure functions of the data, so they can be tested without a browser.
+
+Every playable moment is one kind of link, understood by ui/player.js:
+
+    <a class="play" href="/gradio_api/file=<audio>#t=<seconds>&ep=<episode id>" data-episode=… data-start=… data-src=…>
+
+The facts live in the href because the Chatbot's HTML sanitiser strips `data-*` attributes but keeps a same-origin
+href; the data attributes are there for everything else (and for tests). A link with the class `open` also opens
+the episode in the Episode tab. An episode without audio (an imported transcript) gets a link with an empty path:
+it still opens the episode, it just has nothing to play.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Callable, Iterable
+from urllib.parse import quote
+
+from rag.schema import Episode, Segment, format_ts
+
+FILE_ROUTE = "/gradio_api/file="
+
+SrcFor = Callable[[str], str]  # episode id → URL of its audio ("" when it has none)
+
+
+def audio_url(path: str | None) -> str:
+    """The URL Gradio serves a local file under (the file must be inside the app's allowed_paths)."""
+    if not path:
+        return ""
+    return FILE_ROUTE + quote(str(path), safe="/")
+
+
+def play_href(src: str, start: float, episode_id: str) -> str:
+    return f"{src}#t={max(0.0, start):.2f}&ep={quote(episode_id, safe='')}"
+
+
+def play_link(label: str, *, src: str, start: float, episode_id: str, title: str = "", open_episode: bool = False,
+              extra_class: str = "") -> str:
+    """A link that plays `src` from `start` (and, with `open_episode`, opens the episode too). `label` is HTML."""
+    classes = " ".join(c for c in ("play", "open" if open_episode else "", extra_class) if c)
+    return (
+        f'<a class="{classes}" href="{html.escape(play_href(src, start, episode_id))}" '
+        f'data-episode="{html.escape(episode_id)}" data-start="{max(0.0, start):.2f}" '
+        f'data-src="{html.escape(src)}" data-title="{html.escape(title)}">{label}</a>'
+    )
+
+
+def citation_label(title: str, start: float) -> str:
+    return f"[{title} @ {format_ts(start)}]"
+
+
+def citation_link(c, src_for: SrcFor) -> str:
+    """A citation (anything with episode_id, title, start) as a link that opens the episode and plays the moment."""
+    return play_link(html.escape(citation_label(c.title, c.start)), src=src_for(c.episode_id), start=c.start,
+                     episode_id=c.episode_id, title=c.title, open_episode=True, extra_class="cite")
+
+
+def answer_markdown(text: str, citations: Iterable, src_for: SrcFor) -> str:
+    """The chat message for a final answer: the answer text, then its sources as links.
+
+    The answer text is escaped: what the model wrote is shown, never interpreted as HTML."""
+    body = html.escape(text.strip()).replace("\n", "  \n")
+    links = [citation_link(c, src_for) for c in citations]
+    if links:
+        body += "\n\n**Sources:** " + " ".join(links)
+    return body
+
+
+def passages_html(passages: list[dict], src_for: SrcFor, heading: str = "Retrieved passages") -> str:
+    """The panel beside the chat: what retrieval found, best first, each playable."""
+    if not passages:
+        return f'<div class="passages"><h4>{html.escape(heading)}</h4><p class="muted">Nothing retrieved yet.</p></div>'
+    items = []
+    for p in passages:
+        link = play_link(html.escape(citation_label(p["title"], p["start"])), src=src_for(p["episode_id"]),
+                         start=p["start"], episode_id=p["episode_id"], title=p["title"], open_episode=True)
+        score = f'<span class="score">score {p["score"]:.2f}</span>' if "score" in p else ""
+        items.append(f'<li>{link} {score}<div class="ptext">{html.escape(p["text"].strip())}</div></li>')
+    return f'<div class="passages"><h4>{html.escape(heading)}</h4><ol>{"".join(items)}</ol></div>'
+
+
+def search_html(query: str, passages: list[dict], src_for: SrcFor) -> str:
+    """Search results: timestamp (plays here), the matching text, and a link to open the episode."""
+    if not query.strip():
+        return '<div class="results"><p class="muted">Type a query to search the library.</p></div>'
+    if not passages:
+        return f'<div class="results"><p>No results for <b>{html.escape(query)}</b>.</p></div>'
+    rows = []
+    for p in passages:
+        play = play_link(f"▶ {format_ts(p['start'])}–{format_ts(p['end'])}", src=src_for(p["episode_id"]),
+                         start=p["start"], episode_id=p["episode_id"], title=p["title"])
+        opener = play_link(html.escape(p["title"]), src=src_for(p["episode_id"]), start=p["start"],
+                           episode_id=p["episode_id"], title=p["title"], open_episode=True, extra_class="title")
+        rows.append(f'<li class="hit">{play} {opener}<div class="ptext">{html.escape(p["text"].strip())}</div></li>')
+    return f'<div class="results"><p>{len(passages)} result(s) for <b>{html.escape(query)}</b></p><ol>{"".join(rows)}</ol></div>'
+
+
+def transcript_html(episode: Episode, segments: list[Segment], src: str) -> str:
+    """The transcript, one clickable line per segment: clicking a line plays from its start."""
+    if not segments:
+        return '<div class="transcript"><p class="muted">No transcript.</p></div>'
+    lines = []
+    for s in segments:
+        label = f'<span class="ts">{format_ts(s.start)}</span> <span class="txt">{html.escape(s.text.strip())}</span>'
+        lines.append(play_link(label, src=src, start=s.start, episode_id=episode.id, title=episode.title,
+                               extra_class="seg"))
+    return f'<div class="transcript">{"".join(lines)}</div>'
+
+
+def episode_header_html(episode: Episode, src: str) -> str:
+    """Title line, facts and a play-from-start link for the Episode tab."""
+    facts = [
+        format_ts(episode.duration or 0),
+        episode.language or "",
+        episode.created.strftime("%Y-%m-%d"),
+        episode.status,
+        episode.asr_model or "",
+    ]
+    facts_html = " · ".join(html.escape(f) for f in facts if f)
+    tags = "".join(f'<span class="tag">{html.escape(t)}</span>' for t in episode.tags)
+    play = (play_link("▶ Play from the start", src=src, start=0.0, episode_id=episode.id, title=episode.title,
+                      extra_class="start") if src else '<span class="muted">no audio linked to this transcript</span>')
+    return (f'<div class="ep-head" data-episode="{html.escape(episode.id)}" data-src="{html.escape(src)}">'
+            f'<h2>{html.escape(episode.title)}</h2><p class="facts">{facts_html}</p><p>{tags}</p><p>{play}</p>'
+            f'<p class="muted small">id {html.escape(episode.id)} · source {html.escape(episode.source)}</p></div>')
+
+
+def meta_html(episode: Episode, src: str) -> str:
+    """Summary, description and chapters (chapter starts are playable)."""
+    if not (episode.summary or episode.description or episode.chapters):
+        return '<div class="meta"><p class="muted">No summary yet: press “Generate summary”.</p></div>'
+    parts = ['<div class="meta">']
+    if episode.description:
+        parts.append(f'<p class="desc"><i>{html.escape(episode.description)}</i></p>')
+    if episode.summary:
+        parts.append(f'<h4>Summary</h4><p>{html.escape(episode.summary)}</p>')
+    if episode.chapters:
+        items = "".join(
+            f'<li>{play_link(format_ts(c.start), src=src, start=c.start, episode_id=episode.id, title=episode.title)} '
+            f'{html.escape(c.title)}</li>'
+            for c in episode.chapters
+        )
+        parts.append(f"<h4>Chapters</h4><ul class='chapters'>{items}</ul>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+EPISODE_COLUMNS = ["title", "duration", "date", "language", "tags", "status", "id"]
+
+
+def episode_rows(episodes: Iterable[Episode]) -> list[list[str]]:
+    """Rows for the Library table, newest first."""
+    eps = sorted(episodes, key=lambda e: e.created, reverse=True)
+    return [
+        [e.title, format_ts(e.duration or 0), e.created.strftime("%Y-%m-%d %H:%M"), e.language or "",
+         ", ".join(e.tags), e.status, e.id[:12]]
+        for e in eps
+    ]
+
+
+def episode_choices(episodes: Iterable[Episode]) -> list[tuple[str, str]]:
+    """(label, id) pairs for dropdowns; labels carry a short id so equal titles stay distinguishable."""
+    return [(f"{e.title} · {e.id[:8]}", e.id) for e in sorted(episodes, key=lambda e: e.title.lower())]
+
+
+STAGE_LABELS = {"queued": "waiting", "staging": "copying into the library", "decode": "decoding",
+                "transcribe": "transcribing", "import": "reading transcript", "enhance": "cleaning up text",
+                "chunk": "chunking", "embed": "embedding", "store": "writing", "done": "done"}
+
+
+def progress_html(rows: list[dict]) -> str:
+    """Per-file progress while a batch is ingested: name, stage, a bar, and the result when known."""
+    if not rows:
+        return ""
+    out = ['<table class="ingest-progress"><tr><th>file</th><th>progress</th><th>status</th></tr>']
+    for r in rows:
+        frac = max(0.0, min(1.0, r.get("fraction", 0.0)))
+        status = r.get("status") or STAGE_LABELS.get(r.get("stage", ""), r.get("stage", ""))
+        cls = {"ingested": "ok", "unchanged": "ok", "failed": "bad", "skipped": "warn"}.get(r.get("status", ""), "")
+        reason = f'<div class="small">{html.escape(r["reason"])}</div>' if r.get("reason") else ""
+        out.append(
+            f'<tr data-file="{html.escape(r["name"])}" data-status="{html.escape(r.get("status") or "")}">'
+            f'<td>{html.escape(r["name"])}</td>'
+            f'<td><div class="bar"><div style="width:{frac * 100:.0f}%"></div></div></td>'
+            f'<td class="{cls}">{html.escape(status)}{reason}</td></tr>'
+        )
+    out.append("</table>")
+    return "".join(out)
