@@ -106,6 +106,7 @@ class SearchHit(BaseModel):
     end: float
     text: str
     score: float = 0.0
+    segment_ids: list[int] = Field(default_factory=list)  # the chunk's segments, for citing the exact moment
 
 
 class Citation(BaseModel):

@@ -1,0 +1,512 @@
+"""The library's tables in LanceDB: episodes, segments, chunks (with vectors and a full-text index).
+
+Visibility rule: search only ever returns rows of episodes whose status is `ready`. `write_episode` marks the
+episode `processing`, replaces its segments and chunks, and only then marks it `ready`, so a reader never sees
+a half-written episode, even when the writer is killed in between (the episode stays `processing` until it is
+written again).
+
+Each table's rows for one episode are replaced with a single `merge_insert` keyed on (episode_id, id) that also
+deletes this episode's rows missing from the new data (`when_not_matched_by_source_delete`). That is one commit per
+table, idempotent (a rewrite updates rows in place, never duplicates) and without the empty window that
+delete-then-add would leave between its two commits.
+
+The chunks table remembers the embedding model (as configured) and its dimension in its schema metadata; using
+the table with another model raises `EmbeddingMismatch` instead of comparing unrelated vectors.
+
+Schema changes are migrations: a plain list of functions, each applied once per library and recorded by name in a
+tiny `_migrations` table (the way simonw/llm does it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import types
+import typing
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from pydantic import BaseModel
+
+from rag.models import ModelError
+from rag.schema import Chunk, Episode, SearchHit, Segment
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from rag.settings import Settings
+
+EPISODES, SEGMENTS, CHUNKS, MIGRATIONS_TABLE = "episodes", "segments", "chunks", "_migrations"
+META_MODEL, META_DIM = b"embedding_model", b"embedding_dim"
+VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat (exact) vector search is fast enough: ~23 ms at 20k x 384
+
+
+class StoreError(ModelError):
+    """A library problem the user can fix; one line. (A ModelError, so the CLI prints it without a traceback.)"""
+
+
+class EmbeddingMismatch(StoreError):
+    """The vectors in the library were made by another embedding model than the one configured."""
+
+
+# -- tables derived from rag.schema ---------------------------------------------------------------------------
+
+
+def _column(annotation: Any) -> tuple["pa.DataType", bool]:
+    """(Arrow type, stored as JSON?) for a pydantic field. Scalars and lists of scalars map to Arrow types;
+    nested models (a segment's words, an episode's chapters) are stored as JSON strings."""
+    import pyarrow as pa
+
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _column(args[0])
+    if origin is typing.Literal:
+        return pa.string(), False
+    if origin is list and args and args[0] in (str, int):
+        return pa.list_(pa.string() if args[0] is str else pa.int32()), False
+    simple = {str: pa.string(), float: pa.float64(), int: pa.int64(), bool: pa.bool_(),
+              datetime: pa.timestamp("us", tz="UTC")}
+    if annotation in simple:
+        return simple[annotation], False
+    return pa.string(), True
+
+
+def _fields(model: type[BaseModel]) -> list["pa.Field"]:
+    import pyarrow as pa
+
+    return [pa.field(name, _column(f.annotation)[0]) for name, f in model.model_fields.items()]
+
+
+def episodes_schema() -> "pa.Schema":
+    import pyarrow as pa
+
+    return pa.schema(_fields(Episode))
+
+
+def segments_schema() -> "pa.Schema":
+    import pyarrow as pa
+
+    return pa.schema([pa.field("episode_id", pa.string()), *_fields(Segment)])
+
+
+def chunks_schema(model: str, dim: int) -> "pa.Schema":
+    import pyarrow as pa
+
+    fields = [f for f in _fields(Chunk)] + [pa.field("vector", pa.list_(pa.float32(), dim))]
+    return pa.schema(fields, metadata={META_MODEL: model.encode(), META_DIM: str(dim).encode()})
+
+
+@functools.cache
+def _json_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, f in model.model_fields.items() if _column(f.annotation)[1])
+
+
+def _to_row(obj: BaseModel, **extra: Any) -> dict[str, Any]:
+    row = obj.model_dump(mode="python")
+    for name in _json_fields(type(obj)):
+        row[name] = json.dumps(obj.model_dump(mode="json", include={name})[name], ensure_ascii=False)
+    return {**extra, **row}
+
+
+def _from_row(model: type[BaseModel], row: dict[str, Any]) -> Any:
+    data = {k: v for k, v in row.items() if k in model.model_fields}
+    for name in _json_fields(model):
+        if isinstance(data.get(name), str):
+            data[name] = json.loads(data[name])
+        elif data.get(name) is None:
+            data.pop(name, None)
+    for name in ("tags", "segment_ids"):
+        if name in data and data[name] is None:
+            data[name] = []
+    return model.model_validate(data)
+
+
+def _sql(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _in(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN ({', '.join(_sql(v) for v in values)})"
+
+
+# -- migrations -----------------------------------------------------------------------------------------------
+
+Migration = Callable[["Store"], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register a schema change. Append only; never rename or reorder one that has shipped."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_create_tables(store: "Store") -> None:
+    # The chunks table is created with the first vectors, when the embedding dimension is known.
+    store.db.create_table(EPISODES, schema=episodes_schema(), exist_ok=True)
+    store.db.create_table(SEGMENTS, schema=segments_schema(), exist_ok=True)
+
+
+# -- the store ------------------------------------------------------------------------------------------------
+
+
+class Store:
+    def __init__(self, settings: "Settings | None" = None, embedder: Any = None) -> None:
+        """Open (or create) the library. With `embedder`, check now that the vectors were made by it."""
+        import lancedb
+
+        from rag.settings import get_settings
+
+        self.settings = settings or get_settings()
+        self.embed_model = embedder.name if embedder is not None else self.settings.embed.model
+        self.uri = self.settings.data_path("library")
+        if not self.settings.is_remote_store:
+            from pathlib import Path
+
+            Path(self.uri).mkdir(parents=True, exist_ok=True)
+        # timedelta(0): every read sees the latest commit, also other processes' (the UI while ingest runs).
+        self.db = lancedb.connect(self.uri, storage_options=self.settings.storage_options or None,
+                                  read_consistency_interval=timedelta(0))
+        self._tables: dict[str, Any] = {}
+        self.migrate()
+        if embedder is not None:
+            self.check_embedding(embedder.dim)
+
+    # tables
+    def _has(self, name: str) -> bool:
+        return name in self._tables or name in self._table_names()
+
+    def _table_names(self) -> list[str]:
+        return list(self.db.list_tables().tables)
+
+    def _table(self, name: str):
+        if name not in self._tables:
+            self._tables[name] = self.db.open_table(name)
+        return self._tables[name]
+
+    def _chunks(self):
+        """The chunks table, or None before the first vectors are written."""
+        return self._table(CHUNKS) if self._has(CHUNKS) else None
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations this library has not seen yet; returns their names."""
+        import pyarrow as pa
+
+        schema = pa.schema([pa.field("name", pa.string()), pa.field("applied", pa.timestamp("us", tz="UTC"))])
+        table = self.db.create_table(MIGRATIONS_TABLE, schema=schema, exist_ok=True)
+        done = {r["name"] for r in table.search().select(["name"]).limit(None).to_list()}
+        applied = []
+        for fn in MIGRATIONS:
+            if fn.__name__ in done:
+                continue
+            fn(self)
+            table.add([{"name": fn.__name__, "applied": datetime.now(timezone.utc)}])
+            applied.append(fn.__name__)
+        return applied
+
+    # embedding metadata
+    def embedding_info(self) -> tuple[str, int] | None:
+        """(model, dimension) that made the stored vectors, or None before any were written."""
+        table = self._chunks()
+        if table is None:
+            return None
+        meta = table.schema.metadata or {}
+        return meta.get(META_MODEL, b"?").decode(), int(meta.get(META_DIM, b"0"))
+
+    def check_embedding(self, dim: int | None = None) -> None:
+        info = self.embedding_info()
+        if info is None:
+            return
+        model, stored_dim = info
+        if model != self.embed_model or (dim is not None and dim != stored_dim):
+            raise EmbeddingMismatch(
+                f"this library's vectors were made by embedding model '{model}' ({stored_dim}-d), but "
+                f"'{self.embed_model}'{f' ({dim}-d)' if dim else ''} is configured; run `audiorag reindex` to "
+                f"re-embed with it, or set the embedding model back to '{model}'"
+            )
+
+    def reset_chunks(self, embedder: Any) -> None:
+        """Drop every chunk and vector and start an empty chunks table for `embedder` (what reindex does first)."""
+        if self._has(CHUNKS):
+            self.db.drop_table(CHUNKS)
+        self._tables.pop(CHUNKS, None)
+        self.embed_model = embedder.name
+        self._create_chunks(embedder.dim)
+
+    def _create_chunks(self, dim: int):
+        table = self.db.create_table(CHUNKS, schema=chunks_schema(self.embed_model, dim), exist_ok=True)
+        self._tables[CHUNKS] = table
+        self.check_embedding(dim)  # a concurrent writer may have created it first, with another model
+        self._ensure_fts(table)
+        return table
+
+    @staticmethod
+    def _ensure_fts(table) -> None:
+        """Native full-text index on chunks.text, with positions for phrase queries. Rows added after it was
+        built are still searched (flat); `optimize()` folds them into the index."""
+        from lancedb.index import FTS
+
+        if not any(ix.columns == ["text"] for ix in table.list_indices()):
+            table.create_index("text", config=FTS(with_position=True), replace=True)
+
+    # writes
+    def put_episode(self, episode: Episode) -> None:
+        """Insert or replace one episode row as given (status included)."""
+        import pyarrow as pa
+
+        table = self._table(EPISODES)
+        data = pa.Table.from_pylist([_to_row(episode)], schema=table.schema)
+        table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def _replace_rows(self, name: str, episode_id: str, data: "pa.Table") -> None:
+        table = self._table(name)
+        if data.num_rows == 0:
+            table.delete(f"episode_id = {_sql(episode_id)}")
+            return
+        (table.merge_insert(["episode_id", "id"]).when_matched_update_all().when_not_matched_insert_all()
+         .when_not_matched_by_source_delete(f"episode_id = {_sql(episode_id)}").execute(data))
+
+    def write_segments(self, episode_id: str, segments: list[Segment]) -> None:
+        import pyarrow as pa
+
+        _unique_ids(segments, "segment")
+        rows = [_to_row(s, episode_id=episode_id) for s in segments]
+        self._replace_rows(SEGMENTS, episode_id, pa.Table.from_pylist(rows, schema=self._table(SEGMENTS).schema))
+
+    def write_chunks(self, episode_id: str, chunks: list[Chunk], vectors: "np.ndarray") -> None:
+        """Replace this episode's chunks and vectors (rows in the order of `chunks`)."""
+        import numpy as np
+        import pyarrow as pa
+
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(chunks):
+            raise StoreError(f"{len(chunks)} chunks but vectors of shape {vectors.shape}")
+        if any(c.episode_id != episode_id for c in chunks):
+            raise StoreError(f"chunks of another episode passed to write_chunks({episode_id!r})")
+        _unique_ids(chunks, "chunk")
+        dim = vectors.shape[1]
+        self.check_embedding(dim)
+        table = self._chunks()
+        if table is None:
+            table = self._create_chunks(dim)
+        schema = table.schema
+        rows = pa.Table.from_pylist([_to_row(c) for c in chunks], schema=pa.schema([f for f in schema if f.name != "vector"]))
+        flat = pa.array(vectors.reshape(-1), type=pa.float32())
+        data = rows.append_column(schema.field("vector"), pa.FixedSizeListArray.from_arrays(flat, dim))
+        self._replace_rows(CHUNKS, episode_id, data.select(schema.names))
+        self._ensure_fts(table)
+
+    def write_episode(self, episode: Episode, segments: list[Segment], chunks: list[Chunk], vectors: "np.ndarray") -> Episode:
+        """Store one complete episode: hidden (`processing`) while its rows change, `ready` once all are written.
+
+        Idempotent: writing the same episode again replaces its rows (no duplicates, stale rows removed).
+        """
+        self.check_embedding(int(getattr(vectors, "shape", (0, 0))[-1]) if len(chunks) else None)
+        self.put_episode(episode.model_copy(update={"status": "processing"}))
+        self.write_segments(episode.id, segments)
+        self.write_chunks(episode.id, chunks, vectors)
+        ready = episode.model_copy(update={"status": "ready"})
+        self.put_episode(ready)
+        return ready
+
+    def set_episode_fields(self, episode_id: str, **fields: Any) -> Episode:
+        """Change some fields of a stored episode (summary, tags, chapters, title…), validated by the schema."""
+        unknown = set(fields) - set(Episode.model_fields) | ({"id"} & set(fields))
+        if unknown:
+            raise StoreError(f"cannot set episode field(s): {', '.join(sorted(unknown))}")
+        current = self.get_episode(episode_id)
+        if current is None:
+            raise StoreError(f"no episode with id '{episode_id}'")
+        updated = Episode.model_validate({**current.model_dump(), **fields})
+        self.put_episode(updated)
+        return updated
+
+    def delete_episode(self, episode_id: str) -> str | None:
+        """Remove the episode, its segments, chunks and vectors. Returns its audio copy's location (for the
+        caller to delete), or None. The episode row goes first, so its other rows are invisible at once."""
+        ep = self.get_episode(episode_id)
+        where = f"episode_id = {_sql(episode_id)}"
+        self._table(EPISODES).delete(f"id = {_sql(episode_id)}")
+        if self._chunks() is not None:
+            self._chunks().delete(where)
+        self._table(SEGMENTS).delete(where)
+        return ep.audio_path if ep is not None else None
+
+    def optimize(self) -> None:
+        """Compact small writes, fold new rows into the indexes, drop rows left by an interrupted delete."""
+        from lancedb.index import BTree
+
+        known = [r["id"] for r in self._table(EPISODES).search().select(["id"]).limit(None).to_list()]
+        orphans = f"NOT ({_in('episode_id', known)})" if known else "true"
+        for name in (SEGMENTS, CHUNKS):
+            if name == CHUNKS and self._chunks() is None:
+                continue
+            table = self._table(name)
+            table.delete(orphans)
+            if table.count_rows() and not any(ix.columns == ["episode_id"] for ix in table.list_indices()):
+                table.create_index("episode_id", config=BTree(), replace=True)
+            table.optimize()
+        chunks = self._chunks()
+        if chunks is not None:
+            self._ensure_fts(chunks)
+            has_vector_index = any(ix.columns == ["vector"] for ix in chunks.list_indices())
+            if not has_vector_index and chunks.count_rows() >= VECTOR_INDEX_MIN_ROWS:
+                chunks.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
+                chunks.optimize()
+        self._table(EPISODES).optimize()
+
+    # reads
+    def _episode_rows(self, where: str | None = None) -> list[dict]:
+        q = self._table(EPISODES).search()
+        if where:
+            q = q.where(where)
+        return q.limit(None).to_list()
+
+    def get_episode(self, episode_id: str) -> Episode | None:
+        rows = self._episode_rows(f"id = {_sql(episode_id)}")
+        return _from_row(Episode, rows[0]) if rows else None
+
+    def list_episodes(self, include_incomplete: bool = False) -> list[Episode]:
+        """Ready episodes (with include_incomplete, also processing and failed ones), oldest first."""
+        rows = self._episode_rows(None if include_incomplete else "status = 'ready'")
+        return sorted((_from_row(Episode, r) for r in rows), key=lambda e: (e.created, e.title))
+
+    def find_episode(self, ref: str) -> Episode | None:
+        """By id, unique id prefix, title (case-insensitive) or unique part of a title. None when nothing
+        matches; StoreError when several do."""
+        ref = ref.strip()
+        if not ref:
+            return None
+        exact = self.get_episode(ref)
+        if exact is not None:
+            return exact
+        episodes = self.list_episodes(include_incomplete=True)
+        folded = ref.casefold()
+        for test in (
+            lambda e: e.id.startswith(ref),
+            lambda e: e.title.casefold() == folded,
+            lambda e: folded in e.title.casefold(),
+        ):
+            found = [e for e in episodes if test(e)]
+            if len(found) == 1:
+                return found[0]
+            if found:
+                names = "; ".join(f"{e.id[:12]} {e.title}" for e in found[:5])
+                raise StoreError(f"'{ref}' matches {len(found)} episodes ({names}); give more of the id")
+        return None
+
+    def segments(self, episode_id: str, ids: Iterable[int] | None = None) -> list[Segment]:
+        """The episode's segments in time order (only `ids`, when given)."""
+        where = f"episode_id = {_sql(episode_id)}"
+        if ids is not None:
+            ids = [int(i) for i in ids]
+            if not ids:
+                return []
+            where += f" AND id IN ({', '.join(map(str, ids))})"
+        rows = self._table(SEGMENTS).search().where(where).limit(None).to_list()
+        return sorted((_from_row(Segment, r) for r in rows), key=lambda s: (s.start, s.id))
+
+    def chunks(self, episode_id: str) -> list[Chunk]:
+        table = self._chunks()
+        if table is None:
+            return []
+        cols = [f.name for f in table.schema if f.name != "vector"]
+        rows = table.search().where(f"episode_id = {_sql(episode_id)}").select(cols).limit(None).to_list()
+        return sorted((_from_row(Chunk, r) for r in rows), key=lambda c: (c.start, c.id))
+
+    def counts(self) -> dict[str, int]:
+        chunks = self._chunks()
+        return {
+            "episodes": self._table(EPISODES).count_rows(),
+            "ready": self._table(EPISODES).count_rows("status = 'ready'"),
+            "segments": self._table(SEGMENTS).count_rows(),
+            "chunks": chunks.count_rows() if chunks is not None else 0,
+        }
+
+    # search
+    def _visible(self, episode_ids: Iterable[str] | None) -> dict[str, str]:
+        """{id: title} of the ready episodes a search may return (within `episode_ids` when given)."""
+        rows = self._table(EPISODES).search().where("status = 'ready'").select(["id", "title"]).limit(None).to_list()
+        titles = {r["id"]: r["title"] for r in rows}
+        if episode_ids is not None:
+            wanted = set(episode_ids)
+            titles = {k: v for k, v in titles.items() if k in wanted}
+        return titles
+
+    def _hits(self, rows: list[dict], titles: dict[str, str], score: Callable[[dict], float]) -> list[SearchHit]:
+        return [
+            SearchHit(chunk_id=r["id"], episode_id=r["episode_id"], title=titles.get(r["episode_id"], ""),
+                      start=r["start"], end=r["end"], text=r["text"], score=float(score(r)),
+                      segment_ids=list(r.get("segment_ids") or []))
+            for r in rows if r["episode_id"] in titles
+        ]
+
+    def _vector(self, vec) -> list[float]:
+        import numpy as np
+
+        v = np.asarray(vec, dtype=np.float32).reshape(-1)
+        self.check_embedding(len(v))
+        return v.tolist()
+
+    _COLS = ["id", "episode_id", "start", "end", "text", "segment_ids"]
+
+    def vector_search(self, vec, k: int = 10, episode_ids: Iterable[str] | None = None) -> list[SearchHit]:
+        """Nearest chunks by cosine similarity (score = 1 − cosine distance)."""
+        table = self._chunks()
+        titles = self._visible(episode_ids)
+        if table is None or not titles or k <= 0:
+            return []
+        v = self._vector(vec)
+        rows = (table.search(v, query_type="vector").distance_type("cosine")
+                .where(_in("episode_id", titles), prefilter=True).select([*self._COLS, "_distance"])
+                .limit(k).to_list())
+        return self._hits(rows, titles, lambda r: 1.0 - r["_distance"])
+
+    def text_search(self, q: str, k: int = 10, episode_ids: Iterable[str] | None = None) -> list[SearchHit]:
+        """BM25 full-text search over chunk text (stemmed, stop words removed)."""
+        table = self._chunks()
+        titles = self._visible(episode_ids)
+        if table is None or not titles or k <= 0 or not q.strip():
+            return []
+        rows = (table.search(q, query_type="fts", fts_columns="text")
+                .where(_in("episode_id", titles), prefilter=True).select([*self._COLS, "_score"])
+                .limit(k).to_list())
+        return self._hits(rows, titles, lambda r: r["_score"])
+
+    def hybrid_search(self, q: str, vec, k: int = 10, episode_ids: Iterable[str] | None = None) -> list[SearchHit]:
+        """Vector and full-text results fused by reciprocal rank (LanceDB's RRFReranker)."""
+        from lancedb.rerankers import RRFReranker
+
+        if not q.strip():
+            return self.vector_search(vec, k, episode_ids)
+        table = self._chunks()
+        titles = self._visible(episode_ids)
+        if table is None or not titles or k <= 0:
+            return []
+        v = self._vector(vec)
+        rows = (table.search(query_type="hybrid", fts_columns="text").vector(v).text(q).distance_type("cosine")
+                .where(_in("episode_id", titles), prefilter=True)  # no select(): it warns in hybrid mode
+                .rerank(RRFReranker()).limit(k).to_list())
+        return self._hits(rows, titles, lambda r: r["_relevance_score"])
+
+    # files beside the tables
+    def audio_dir(self) -> str:
+        return audio_dir(self.settings)
+
+
+def audio_dir(settings: "Settings | None" = None) -> str:
+    """Where the library keeps its audio copies (a path or URI); files there are the pipeline's business."""
+    from rag.settings import get_settings
+
+    return (settings or get_settings()).data_path("audio")
+
+
+def _unique_ids(items: list, what: str) -> None:
+    seen: set = set()
+    for item in items:
+        if item.id in seen:
+            raise StoreError(f"duplicate {what} id {item.id!r}")
+        seen.add(item.id)
