@@ -11,6 +11,7 @@ from typing import Iterator
 
 import gradio as gr
 
+from ui import bench_tab
 from ui.backend import Backend
 from ui.errors import MODELS_QUEUE, friendly
 
@@ -46,12 +47,15 @@ def register(backend: Backend) -> None:
     @friendly
     def ask(question: str, episode: str = "", history: list = []) -> dict:  # noqa: B006 (gr.api needs a literal)
         """Answer a question from the library, streamed. Every update is {answer, done}; the last one
-        (done=true) adds abstained, citations [{episode_id, title, start, end, text}] and passages.
+        (done=true) adds abstained, citations [{episode_id, title, start, end, text}], passages and warnings.
         `history` is earlier turns as [{"role": "user"|"assistant", "content": …}]."""
         text = ""
         passages: list = []
+        warnings: list = []
         for ev in backend.ask(question, episode or None, history or None):
-            if ev["type"] == "passages":
+            if ev["type"] == "warning":
+                warnings.append(ev["text"])
+            elif ev["type"] == "passages":
                 passages = ev["passages"]
             elif ev["type"] == "token":
                 text += ev["text"]
@@ -59,7 +63,8 @@ def register(backend: Backend) -> None:
             elif ev["type"] == "final":
                 a = ev["answer"]
                 yield {"answer": a.answer, "abstained": a.abstained, "done": True,
-                       "citations": [citation_dict(c) for c in a.citations], "passages": passages}
+                       "citations": [citation_dict(c) for c in a.citations], "passages": passages,
+                       "warnings": warnings}
 
     @friendly
     def search(query: str, episode: str = "", k: int = 8) -> list:
@@ -84,12 +89,37 @@ def register(backend: Backend) -> None:
     @friendly
     def models() -> dict:
         """Configured model and backend per role (and whether this server has loaded it), plus the model packs."""
-        return {"roles": backend.models(), "packs": backend.packs()}
+        # A dict with a "path" key looks like a file to gradio_client (it would try to download it): say "folder".
+        packs = [{("folder" if k == "path" else k): v for k, v in p.items()} for p in backend.packs()]
+        return {"roles": backend.models(), "packs": packs}
 
     @friendly
     def set_llm(model: str) -> dict:
         """Switch the server's LLM (a pack name, local folder or hub id) for later answers and summaries."""
         return backend.set_llm(model)
+
+    @friendly
+    def bench_runs() -> list:
+        """Earlier benchmark runs, newest first: run_id, started, machine, benches, rows, quick, errors."""
+        mod = bench_tab.bench_module()
+        return [] if mod is None else [{k: v for k, v in r.items() if k != "png"} for r in mod.list_runs(backend.settings)]
+
+    @friendly
+    def bench_rows(run_id: str) -> list:
+        """The rows of one benchmark run: bench, backend, model, metric, value, unit, notes, machine…"""
+        mod = bench_tab.bench_module()
+        if mod is None:
+            raise gr.Error("the benchmark package (rag.bench) is not available in this build")
+        return mod.rows_of_run(run_id, backend.settings)
+
+    @friendly
+    def run_bench(benches: list = ["search"]) -> list:  # noqa: B006 (gr.api needs a literal)
+        """Run benchmarks in quick mode (names from: search, embed, asr, llm, ingest); returns this run's rows,
+        which are also appended to the library's bench history."""
+        mod = bench_tab.bench_module()
+        if mod is None:
+            raise gr.Error("the benchmark package (rag.bench) is not available in this build")
+        return mod.run_bench(list(benches) or None, quick=True, settings=backend.settings)
 
     heavy = dict(concurrency_limit=1, concurrency_id=MODELS_QUEUE)
     gr.api(list_episodes, api_name="list_episodes")
@@ -101,6 +131,9 @@ def register(backend: Backend) -> None:
     gr.api(delete_episode, api_name="delete_episode")
     gr.api(models, api_name="models")
     gr.api(set_llm, api_name="set_llm")
+    gr.api(bench_runs, api_name="bench_runs")
+    gr.api(bench_rows, api_name="bench_rows")
+    gr.api(run_bench, api_name="run_bench", **heavy)
 
     # Ingest takes files, so it goes through a real File component (Gradio checks and moves uploaded files for
     # components; a bare gr.api would receive unchecked paths). The components are never shown.

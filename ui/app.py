@@ -19,8 +19,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui import render
-from ui.backend import Backend, read_csv
+from ui import bench_tab, render
+from ui.backend import Backend
 from ui.errors import MODELS_QUEUE, friendly, message
 
 HERE = Path(__file__).resolve().parent
@@ -78,6 +78,7 @@ def build_app(settings=None) -> gr.Blocks:
                         gr.Markdown(f"Up to {backend.settings.max_upload_mb} MB per file. Files are copied into "
                                     "the library folder; nothing leaves this machine.", elem_classes="small")
                 progress = gr.HTML("", elem_id="ingest-progress")
+                lib_status = gr.Markdown("Loading the library…", elem_id="lib-status")
                 episodes = gr.Dataframe(headers=render.EPISODE_COLUMNS, value=[], interactive=False,
                                         label="Episodes", elem_id="episodes", show_search="search", wrap=True)
                 with gr.Row():
@@ -155,16 +156,21 @@ def build_app(settings=None) -> gr.Blocks:
             with gr.Tab("Benchmarks", id="bench", elem_id="tab-bench"):
                 bench_note = gr.Markdown("", elem_id="bench-note")
                 with gr.Row():
-                    bench_btn = gr.Button("Run quick benchmark", variant="primary", elem_id="bench-btn")
-                    bench_runs = gr.Dropdown(label="Earlier runs", choices=[], value=None, elem_id="bench-runs")
-                bench_status = gr.Markdown("")
-                bench_table = gr.Dataframe(value=[], interactive=False, label="Results", elem_id="bench-table",
-                                           wrap=True)
+                    bench_which = gr.CheckboxGroup(choices=[], value=["search", "embed", "llm"],
+                                                   label="Benchmarks to run (quick mode)", elem_id="bench-which",
+                                                   scale=3)
+                    bench_btn = gr.Button("Run quick benchmark", variant="primary", elem_id="bench-btn", scale=1)
+                bench_runs = gr.Dropdown(label="Runs (newest first)", choices=[], value=None, elem_id="bench-runs")
+                bench_status = gr.Markdown("", elem_id="bench-status")
+                bench_table = gr.Dataframe(headers=bench_tab.TABLE_COLUMNS, value=[], interactive=False,
+                                           label="Results", elem_id="bench-table", wrap=True)
                 with gr.Row():
-                    bench_chart = gr.Image(label="Chart", type="filepath", interactive=False, elem_id="bench-chart")
-                    bench_csv = gr.File(label="CSV", interactive=False, elem_id="bench-csv")
+                    bench_chart = gr.Image(label="Chart", type="filepath", interactive=False, elem_id="bench-chart",
+                                           scale=3)
+                    bench_csv = gr.File(label="CSV of this run", interactive=False, elem_id="bench-csv", scale=1)
 
-        from ui import api, bench_tab
+        from ui import api
+
 
         api.register(backend)
 
@@ -180,7 +186,9 @@ def build_app(settings=None) -> gr.Blocks:
             ready = [e for e in eps if e.status == "ready"]
             choices = render.episode_choices(eps)
             scoped = [("Whole library", "")] + render.episode_choices(ready)
+            where = backend.settings.data_dir
             return (
+                f"**{len(eps)} episode(s)**, {len(ready)} ready · library: `{where}`",
                 render.episode_rows(eps),
                 gr.update(choices=choices),
                 gr.update(choices=choices),
@@ -188,7 +196,7 @@ def build_app(settings=None) -> gr.Blocks:
                 gr.update(choices=scoped),
             )
 
-        library_outputs = [episodes, lib_ep, ep_select, ask_scope, search_scope]
+        library_outputs = [lib_status, episodes, lib_ep, ep_select, ask_scope, search_scope]
 
         @friendly
         def do_ingest(files, enhance_text):
@@ -232,12 +240,13 @@ def build_app(settings=None) -> gr.Blocks:
         confirm_no.click(lambda: gr.update(visible=False), None, confirm, **private)
 
         @friendly
-        def do_delete(ep_id):
+        def do_delete(ep_id, shown_id):
             res = backend.delete(ep_id)
             gr.Info(f"Deleted “{res['title']}”")
-            return gr.update(visible=False), gr.update(value=None)
+            # the Episode tab must not keep showing what no longer exists
+            return gr.update(visible=False), None, (None if shown_id == res["deleted"] else gr.update())
 
-        confirm_yes.click(do_delete, lib_ep, [confirm, lib_ep], **private) \
+        confirm_yes.click(do_delete, [lib_ep, ep_select], [confirm, lib_ep, ep_select], **private) \
             .then(friendly(refresh_library), None, library_outputs, **private)
 
         # Episode tab
@@ -266,7 +275,7 @@ def build_app(settings=None) -> gr.Blocks:
                 return gr.update(), gr.update()
             return gr.Tabs(selected="episode"), gr.update(value=ep_id)
 
-        open_box.input(open_episode, open_box, [tabs, ep_select], **private)
+        open_box.change(open_episode, open_box, [tabs, ep_select], **private)  # the value carries a nonce
         open_btn.click(lambda e: (gr.Tabs(selected="episode"), gr.update(value=e)) if e else (gr.update(), gr.update()),
                        lib_ep, [tabs, ep_select], **private)
 
@@ -291,7 +300,9 @@ def build_app(settings=None) -> gr.Blocks:
             yield messages, gr.update(), hist, ""
             text, query = "", q
             for ev in backend.ask(q, scope or None, hist):
-                if ev["type"] == "query":
+                if ev["type"] == "warning":
+                    gr.Warning(ev["text"])
+                elif ev["type"] == "query":
                     query = ev["text"]
                 elif ev["type"] == "passages":
                     yield messages, render.passages_html(ev["passages"], src_for), hist, ""
@@ -348,14 +359,14 @@ def build_app(settings=None) -> gr.Blocks:
             .then(friendly(refresh_models), None, models_outputs, **private)
 
         # Benchmarks tab
-        bench_tab.wire(backend, bench_note, bench_btn, bench_runs, bench_status, bench_table, bench_chart, bench_csv,
-                       heavy=heavy, private=private)
+        bench_tab.wire(backend, run_btn=bench_btn, which=bench_which, runs=bench_runs, status=bench_status,
+                       table=bench_table, chart=bench_chart, csv_file=bench_csv, heavy=heavy, private=private)
 
         def on_load():
             return (*refresh_library(), *refresh_models(), *bench_tab.initial(backend))
 
         demo.load(friendly(on_load), None,
-                  [*library_outputs, *models_outputs, bench_note, bench_runs, bench_btn], **private)
+                  [*library_outputs, *models_outputs, bench_note, bench_runs, bench_btn, bench_which], **private)
     return demo
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from rag.schema import Episode, Segment
 
@@ -206,8 +206,15 @@ class Backend:
         if not (question or "").strip():
             raise UserError("type a question first")
         episode_id = self.find(episode).id if episode else None
+        mode, llm = None, None
+        try:
+            llm = self.llm
+        except (ImportError, OSError, RuntimeError) as exc:  # ModelError is a RuntimeError
+            # Quoting the transcript needs no LLM: answer that way, and say why.
+            mode = "extractive"
+            yield {"type": "warning", "text": f"LLM unavailable ({one_line(exc)}): answering with transcript quotes only"}
         yield from ask(question, episode=episode_id, history=history or None, settings=self.settings,
-                       store=self.store, embedder=self.embedder, llm=self.llm)
+                       store=self.store, embedder=self.embedder, llm=llm, mode=mode)
 
     def search(self, query: str, episode: str | None = None, k: int = 8) -> list[dict]:
         from rag.search import SearchError, search
@@ -258,7 +265,7 @@ class Backend:
         if not model:
             raise UserError("choose a model")
         if model in PACKS and PACKS[model].role != "llm":
-            raise UserError(f"'{model}' is a {PACKS[model].role} model, not an LLM")
+            raise UserError(f"'{model}' is an {PACKS[model].role} model, not an LLM")
         with self._lock:
             llm = self.settings.llm.model_copy(update={"model": model})
             self.settings = self.settings.model_copy(update={"llm": llm})
@@ -266,22 +273,3 @@ class Backend:
             if self._pipeline is not None:  # --enhance uses the LLM through the pipeline's settings
                 self._pipeline.settings = self.settings
         return {"llm": model}
-
-    # -- benchmarks --------------------------------------------------------------------------------------------
-    def bench_dir(self) -> Path:
-        return Path(self.settings.data_dir).expanduser() / "bench"
-
-    def bench_runs(self) -> list[Path]:
-        d = self.bench_dir()
-        if self.settings.is_remote_store or not d.is_dir():
-            return []
-        return sorted(d.rglob("*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
-    import csv
-
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    return (rows[0], rows[1:]) if rows else ([], [])
-

@@ -1,122 +1,140 @@
 """The Benchmarks tab: run the quick suite (rag.bench), show its table and chart, download the CSV, and browse
-earlier runs kept under `<data dir>/bench/`.
+earlier runs (rag.bench keeps every run in `<data dir>/bench/bench.csv` and one PNG per run beside it).
 
-The bench module is optional for the app: without it (an older build, or a trimmed install) the tab still browses
-earlier CSV runs and says plainly why the run button is disabled.
+The bench package is optional for the app: without it (an older build, a trimmed install) the tab says so and
+disables its buttons instead of breaking the page.
 """
 
 from __future__ import annotations
 
+import csv
 import importlib
-import inspect
+import math
+import tempfile
 from pathlib import Path
 
 import gradio as gr
 
-from ui.backend import Backend, read_csv
+from ui.backend import Backend
 from ui.errors import friendly
+
+TABLE_COLUMNS = ["bench", "backend", "model", "metric", "value", "unit", "notes"]
 
 
 def bench_module():
-    """rag.bench, or None when this build does not have it."""
+    """rag.bench, or None when this build does not have it (or it does not have what the tab calls)."""
     try:
-        return importlib.import_module("rag.bench")
+        mod = importlib.import_module("rag.bench")
     except ImportError:
         return None
+    needed = ("run_bench", "list_runs", "rows_of_run", "png_location", "BENCHES")
+    return mod if all(hasattr(mod, n) for n in needed) else None
 
 
-def _runner(mod):
-    """The quick-suite entry point of rag.bench (the first of the known names that exists)."""
-    for name in ("run_quick", "run_suite", "run"):
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn
-    return None
+def _fmt(v) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return "" if math.isnan(f) else f"{f:.4g}"
 
 
-def run_quick(backend: Backend) -> Path:
-    """Run the quick suite and return the CSV it wrote (under <data dir>/bench/)."""
+def table_rows(rows: list[dict]) -> list[list[str]]:
+    return [[r.get("bench", ""), r.get("backend", ""), r.get("model", ""), r.get("metric", ""), _fmt(r.get("value")),
+             r.get("unit", ""), r.get("notes", "")] for r in rows]
+
+
+def write_run_csv(rows: list[dict], run_id: str) -> str:
+    """This run's rows as their own CSV file, for the download button."""
+    folder = Path(tempfile.gettempdir()) / "audiorag-exports" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"bench-{run_id}.csv"
+    columns = list(rows[0].keys()) if rows else TABLE_COLUMNS
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return str(path)
+
+
+def chart_path(mod, backend: Backend, run_id: str) -> str | None:
+    location = mod.png_location(backend.settings, run_id)
+    if "://" in location:
+        from rag.storage import local_copy
+
+        try:
+            return str(local_copy(location, backend.settings))
+        except OSError:
+            return None
+    return location if Path(location).exists() else None
+
+
+def show_run(backend: Backend, run_id: str | None):
+    """(table, chart, csv file, status line) for one run."""
     mod = bench_module()
-    fn = _runner(mod) if mod else None
-    if fn is None:
-        raise gr.Error("The benchmark module (rag.bench) is not available in this build.")
-    params = inspect.signature(fn).parameters
-    kwargs = {}
-    for key, value in (("quick", True), ("settings", backend.settings), ("out_dir", backend.bench_dir()),
-                       ("progress", lambda *a, **k: None)):
-        if key in params:
-            kwargs[key] = value
-    out = fn(**kwargs)
-    csv = _csv_of(out)
-    if csv is None:
-        runs = backend.bench_runs()
-        if not runs:
-            raise gr.Error("The benchmark finished but wrote no CSV.")
-        csv = runs[0]
-    return csv
-
-
-def _csv_of(out) -> Path | None:
-    """Find the CSV path in whatever the bench runner returned (a path, a dict, a tuple, an object)."""
-    candidates = []
-    if isinstance(out, (str, Path)):
-        candidates.append(out)
-    elif isinstance(out, dict):
-        candidates += [out.get("csv"), out.get("csv_path")]
-    elif isinstance(out, (tuple, list)):
-        candidates += [x for x in out if isinstance(x, (str, Path))]
-    else:
-        candidates += [getattr(out, "csv", None), getattr(out, "csv_path", None)]
-    for c in candidates:
-        if c and str(c).endswith(".csv") and Path(c).is_file():
-            return Path(c)
-    return None
-
-
-def show_run(backend: Backend, csv_path: str | None):
-    """(table, chart, csv file, status) for one CSV run; the chart is the PNG beside it, if any."""
-    if not csv_path:
+    if not run_id or mod is None:
         return gr.update(value=[]), None, None, ""
-    path = Path(csv_path)
-    root = backend.bench_dir().resolve()
-    if not path.resolve().is_relative_to(root) or not path.is_file():
-        raise gr.Error("That run is not in the library's bench folder.")
-    headers, rows = read_csv(path)
-    pngs = sorted(path.parent.glob(path.stem + "*.png")) or sorted(path.parent.glob("*.png"))
-    chart = str(pngs[0]) if pngs else None
-    return (gr.update(value=rows, headers=headers), chart, str(path),
-            f"{len(rows)} row(s) from `{path.relative_to(root)}`")
+    rows = mod.rows_of_run(run_id, backend.settings)
+    if not rows:
+        raise gr.Error(f"no benchmark run '{run_id}' in this library")
+    errors = [r for r in rows if r.get("metric") == "error"]
+    status = f"Run `{run_id}` on {rows[0].get('machine', '?')}: {len(rows)} row(s)"
+    if errors:
+        status += f"; {len(errors)} bench(es) failed: " + "; ".join(f"{r['bench']}: {r.get('notes', '')}" for r in errors)
+    return (gr.update(value=table_rows(rows), headers=TABLE_COLUMNS), chart_path(mod, backend, run_id),
+            write_run_csv(rows, run_id), status)
 
 
 def run_choices(backend: Backend) -> list[tuple[str, str]]:
-    root = backend.bench_dir()
-    return [(str(p.relative_to(root)), str(p)) for p in backend.bench_runs()]
+    mod = bench_module()
+    if mod is None:
+        return []
+    out = []
+    for r in mod.list_runs(backend.settings):
+        label = f"{r['started'][:19].replace('T', ' ')} · {', '.join(r['benches'])}{' · quick' if r['quick'] else ''}"
+        if r.get("errors"):
+            label += f" · {r['errors']} failed"
+        out.append((label, r["run_id"]))
+    return out
 
 
 def initial(backend: Backend):
-    """(note, earlier-runs dropdown, run button) when the page loads."""
+    """(note, earlier-runs dropdown, run button, bench choice) when the page loads."""
     mod = bench_module()
-    ok = mod is not None and _runner(mod) is not None
-    note = ("Runs the quick benchmark suite on this machine (ingest real-time factor, search latency, answer "
-            "quality); results are kept as CSV under the library's `bench/` folder."
-            if ok else "The benchmark module (`rag.bench`) is not available in this build: earlier runs can still "
-            "be browsed below.")
-    return note, gr.update(choices=run_choices(backend), value=None), gr.update(interactive=ok)
+    if mod is None:
+        note = "The benchmark package (`rag.bench`) is not available in this build, so runs cannot be started here."
+        return note, gr.update(choices=[], value=None), gr.update(interactive=False), gr.update(interactive=False)
+    note = ("Measures this machine: ASR real-time factor and WER, embedding throughput, search latency, LLM "
+            "tokens/s, and one ingest end to end. Quick mode takes a few minutes; every run is kept in "
+            f"`{mod.csv_location(backend.settings)}`.")
+    return (note, gr.update(choices=run_choices(backend), value=None), gr.update(interactive=True),
+            gr.update(choices=list(mod.BENCHES), interactive=True))
 
 
-def wire(backend: Backend, note, run_btn, runs, status, table, chart, csv, *, heavy: dict, private: dict) -> None:
+def wire(backend: Backend, *, run_btn, which, runs, status, table, chart, csv_file, heavy: dict,
+         private: dict) -> None:
     @friendly
-    def do_run():
-        yield gr.update(), "Running the quick benchmark… (this can take a few minutes)", gr.update(), None, None
-        path = run_quick(backend)
-        t, c, f, s = show_run(backend, str(path))
-        yield gr.update(choices=run_choices(backend), value=str(path)), s, t, c, f
+    def do_run(names, progress=gr.Progress()):
+        mod = bench_module()
+        if mod is None:
+            raise gr.Error("The benchmark package (rag.bench) is not available in this build.")
+        if not names:
+            raise gr.Error("Choose at least one benchmark.")
 
-    run_btn.click(do_run, None, [runs, status, table, chart, csv], **heavy, **private)
+        def report(fraction, message):
+            progress(fraction, desc=message)
+
+        rows = mod.run_bench(list(names), quick=True, progress=report, settings=backend.settings)
+        if not rows:
+            raise gr.Error("The benchmark produced no results.")
+        run_id = rows[0]["run_id"]
+        return gr.update(choices=run_choices(backend), value=run_id)
+
+    # Selecting the run in the dropdown shows it (its change event), so the run handler only selects it.
+    run_btn.click(do_run, which, runs, **heavy, **private)
 
     @friendly
-    def pick(value):
-        t, c, f, s = show_run(backend, value)
-        return t, c, f, s
+    def pick(run_id):
+        return show_run(backend, run_id)
 
-    runs.change(pick, runs, [table, chart, csv, status], **private)
+    runs.change(pick, runs, [table, chart, csv_file, status], **private)

@@ -54,7 +54,7 @@
   function openEpisode(ep) {
     const box = document.querySelector("#open-episode textarea, #open-episode input");
     if (!box || !ep) return;
-    // A nonce makes every click an input, even for the episode that is already open.
+    // A nonce makes every click a change, even for the episode that is already open.
     box.value = ep + "|" + Date.now();
     box.dispatchEvent(new Event("input", { bubbles: true }));
   }

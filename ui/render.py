@@ -56,10 +56,17 @@ def citation_link(c, src_for: SrcFor) -> str:
 
 
 def answer_markdown(text: str, citations: Iterable, src_for: SrcFor) -> str:
-    """The chat message for a final answer: the answer text, then its sources as links.
+    """The chat message for a final answer: the answer text with its `[Title @ mm:ss]` labels made into links,
+    then its sources as links.
 
-    The answer text is escaped: what the model wrote is shown, never interpreted as HTML."""
-    body = html.escape(text.strip()).replace("\n", "  \n")
+    The answer text is escaped: what the model wrote is shown, never interpreted as HTML. The labels in it were
+    put there by our code from the citations (rag.answer), so each one maps to a citation."""
+    citations = list(citations)
+    body = html.escape(text.strip())
+    for c in citations:
+        label = html.escape(citation_label(c.title, c.start))
+        body = body.replace(label, citation_link(c, src_for))
+    body = body.replace("\n", "  \n")
     links = [citation_link(c, src_for) for c in citations]
     if links:
         body += "\n\n**Sources:** " + " ".join(links)

@@ -29,10 +29,10 @@ def safe_name(name: str) -> str:
     name = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C")  # control and format characters
     name = re.sub(r"[^\w\-. ()+,]", "_", name)
-    name = re.sub(r"\s+", " ", name).strip(" .")
+    name = re.sub(r"\s+", " ", name).strip(" ").rstrip(".")
     name = re.sub(r"\.{2,}", ".", name)
-    if not name or name.startswith("."):
-        name = "upload" + (name if name.startswith(".") else "")
+    if not name or name.startswith("."):  # no hidden files; ".wav" keeps its extension
+        name = "upload" + name
     if len(name) > MAX_NAME:
         stem, dot, ext = name.rpartition(".")
         ext = ext[:16] if dot else ""
