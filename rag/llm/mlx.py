@@ -1,0 +1,78 @@
+"""mlx-lm in process: load a model folder once, stream tokens with `stream_generate`.
+
+Stops on every EOS id the folder declares (config / generation_config `eos_token_id`, e.g. Gemma's `<eos>` and
+`<end_of_turn>`), and on caller stop strings. Generation is serialized per model: the model and its mlx-lm
+generation stream are not meant to be driven by two threads at once (the web UI serves requests from a pool).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from rag.llm import PLAIN_STOP, BaseLLM, StopFilter, plain_prompt
+
+
+class MlxLLM(BaseLLM):
+    def __init__(self, path: Path | str, name: str | None = None):
+        from rag.runtime import mx
+
+        mx()  # BLAS preload before mlx_lm imports mlx.core
+        from mlx_lm import load
+
+        self.path = path
+        self.name = name or str(path)
+        self.model, self.tokenizer = load(str(path))
+        self._lock = threading.Lock()
+        self.last_stats: dict = {}
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def prompt_tokens(self, messages: list[dict]) -> tuple[list[int], list[str]]:
+        """Token ids for a chat, and the stop strings the prompt format implies.
+
+        With a chat template: the template. Without one (base models), or when the template rejects the messages
+        (some refuse a system role): a plain "User:/Assistant:" prompt that stops at the next "User:" turn.
+        """
+        if self.has_chat_template:
+            try:
+                ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+                if isinstance(ids, dict):  # transformers 5 may return a BatchEncoding
+                    ids = ids["input_ids"]
+                return list(ids), []
+            except Exception:  # jinja TemplateError: e.g. "System role not supported"
+                pass
+        return list(self.tokenizer.encode(plain_prompt(messages))), [PLAIN_STOP]
+
+    def stream(
+        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None
+    ) -> Iterator[str]:
+        from mlx_lm import stream_generate
+        from mlx_lm.sample_utils import make_sampler
+
+        ids, implied = self.prompt_tokens(messages)
+        stops = StopFilter([*(stop or []), *implied])
+        sampler = make_sampler(temp=float(temperature))
+        with self._lock:
+            resp = None
+            for resp in stream_generate(self.model, self.tokenizer, ids, max_tokens=max_tokens, sampler=sampler):
+                out = stops.feed(resp.text)
+                if out:
+                    yield out
+                if stops.stopped:
+                    break
+            tail = stops.flush()
+            if tail:
+                yield tail
+            if resp is not None:
+                self.last_stats = {
+                    "prompt_tokens": resp.prompt_tokens,
+                    "prompt_tps": resp.prompt_tps,
+                    "generation_tokens": resp.generation_tokens,
+                    "generation_tps": resp.generation_tps,
+                    "peak_memory_gb": resp.peak_memory,
+                    "finish_reason": "stop" if stops.stopped else resp.finish_reason,
+                }
