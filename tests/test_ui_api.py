@@ -170,8 +170,13 @@ def test_api_ingests_a_file_and_answers_with_a_citation(app_url, settings):
     srt = client.predict(episode_id, "srt", api_name="/export")
     assert "-->" in srt and "country" in srt.lower()
 
+    meta = client.predict(episode_id, api_name="/summarize")
+    assert meta["summary"].strip() and meta["title"].strip()
+    assert all(0 <= c["start"] <= 11.1 for c in meta["chapters"]), meta["chapters"]
+
     one = client.predict(episode_id[:8], api_name="/get_episode")
     assert one["id"] == episode_id and one["segments"] and one["has_audio"]
+    assert one["summary"] == meta["summary"]  # stored on the episode
 
     assert client.predict(episode_id, api_name="/delete_episode")["deleted"] == episode_id
     assert client.predict(api_name="/list_episodes") == []

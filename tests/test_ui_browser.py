@@ -12,6 +12,7 @@ Run this file as a script (`python tests/test_ui_browser.py --render-check OUT.j
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import socket
@@ -161,14 +162,52 @@ def test_upload_ask_click_citation_plays_the_moment(app_url, artifacts, asr_mani
         expect(page.locator("#ep-header")).to_contain_text("whisper jfk", timeout=60_000)
         expect(page.get_by_role("tab", name="Episode")).to_have_attribute("aria-selected", "true")
         page.screenshot(path=str(shots / "06-playing.png"), full_page=True)
+
+        assert episode_id in unquote(first["src"]), first
+        assert not first["paused"] and not second["paused"], (first, second)
+        assert second["t"] > first["t"], (first, second)  # advancing
+        assert abs(first["playedFrom"] - cited) <= 1.0, (first, cited)  # from within 1 s of the cited time
+        assert first["error"] is None
+        assert "country" in answer.lower() and "isn't in your library" not in answer, answer
+
+        # 5. beyond the acceptance line: a transcript line seeks, exports are offered, search results play,
+        #    and delete asks first.
+        line = page.locator("#ep-transcript a.seg").last
+        line_start = float(line.get_attribute("data-start"))
+        page.evaluate("() => { window.__playedFrom = null; document.getElementById('player').pause(); }")
+        line.click()
+        page.wait_for_function("() => !document.getElementById('player').paused && window.__playedFrom !== null")
+        assert abs(player_state(page)["playedFrom"] - line_start) <= 1.0
+        for fmt in ("srt", "vtt", "json", "md"):
+            expect(page.locator(f"#export-{fmt}")).to_be_enabled()
+
+        page.get_by_role("tab", name="Search").click()
+        page.locator("#search-query textarea, #search-query input").first.fill("your country")
+        page.locator("#search-btn").click()
+        hit = page.locator("#search-results li.hit a.play").first
+        expect(hit).to_be_visible(timeout=300_000)
+        page.evaluate("() => { window.__playedFrom = null; document.getElementById('player').pause(); }")
+        hit.click()
+        page.wait_for_function("() => !document.getElementById('player').paused && window.__playedFrom !== null")
+        assert abs(player_state(page)["playedFrom"] - float(hit.get_attribute("data-start"))) <= 1.0
+        page.screenshot(path=str(shots / "07-search.png"), full_page=True)
+
+        page.get_by_role("tab", name="Library").click()
+        page.locator("#episodes").get_by_role("gridcell", name="whisper jfk").first.click()  # selects that episode
+        expect(page.locator("#lib-episode input")).to_have_value(re.compile("whisper jfk"))
+        page.locator("#delete-btn").click()
+        expect(page.locator("#confirm-text")).to_contain_text("Delete “whisper jfk”?")
+        page.screenshot(path=str(shots / "08-confirm-delete.png"), full_page=True)
+        page.locator("#confirm-no").click()
+        expect(page.locator("#confirm-yes")).to_be_hidden()
+        expect(page.locator("#episodes")).to_contain_text("whisper jfk")  # cancel kept it
+        page.locator("#delete-btn").click()
+        page.locator("#confirm-yes").click()
+        expect(page.locator("#lib-status")).to_contain_text("0 episode(s)", timeout=60_000)
+        expect(page.locator("#episodes")).not_to_contain_text("whisper jfk")
+        page.screenshot(path=str(shots / "09-deleted.png"), full_page=True)
         browser.close()
 
-    assert episode_id in unquote(first["src"]), first
-    assert not first["paused"] and not second["paused"], (first, second)
-    assert second["t"] > first["t"], (first, second)  # advancing
-    assert abs(first["playedFrom"] - cited) <= 1.0, (first, cited)  # from within 1 s of the cited time
-    assert first["error"] is None
-    assert "country" in answer.lower() and "isn't in your library" not in answer, answer
     assert not real_failures(seen) and not seen["external"], seen
 
 

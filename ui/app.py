@@ -87,7 +87,7 @@ def build_app(settings=None) -> gr.Blocks:
                     delete_btn = gr.Button("Delete…", variant="stop", elem_id="delete-btn", scale=1)
                     refresh_btn = gr.Button("Refresh", elem_id="refresh-btn", scale=1)
                 with gr.Group(visible=False, elem_id="confirm-delete") as confirm:
-                    confirm_text = gr.Markdown("")
+                    confirm_text = gr.Markdown("", elem_id="confirm-text")
                     with gr.Row():
                         confirm_yes = gr.Button("Delete permanently", variant="stop", elem_id="confirm-yes")
                         confirm_no = gr.Button("Cancel", elem_id="confirm-no")
@@ -325,6 +325,7 @@ def build_app(settings=None) -> gr.Blocks:
         question.submit(do_ask, ask_inputs, ask_outputs, show_progress="minimal", **heavy, **private)
         clear_btn.click(lambda: ([], [], render.passages_html([], lambda _: "")), None, [chat, history, passages],
                         **private)
+        chat.clear(lambda: ([], render.passages_html([], lambda _: "")), None, [history, passages], **private)
 
         # Search tab
         @friendly
