@@ -164,6 +164,11 @@ def test_api_ingests_a_file_and_answers_with_a_citation(app_url, settings):
     assert first["start"] <= 2.0, first
     assert "country" in final["answer"].lower()
 
+    # Several callers at once are queued, not refused: all of them get their answer.
+    jobs = [Client(app_url, verbose=False).submit(q, "", [], api_name="/ask")
+            for q in ("What does the speaker ask Americans to do?", "What about the country?", "fellow Americans")]
+    assert all(j.result()["done"] and j.result()["citations"] for j in jobs)
+
     hits = client.predict("ask not what your country can do", "", 5, api_name="/search")
     assert hits and hits[0]["episode_id"] == episode_id and hits[0]["start"] < 11.0
 

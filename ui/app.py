@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -383,6 +384,13 @@ def _use_library_upload_cache(settings) -> None:
     os.environ["GRADIO_TEMP_DIR"] = str(tmp)
 
 
+def _warm(backend: Backend) -> None:
+    try:
+        backend.store
+    except Exception:  # noqa: BLE001 — the page shows the error when it asks for the library
+        pass
+
+
 def launch_kwargs(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None,
                   auth: tuple[str, str] | None = None, quiet: bool = False) -> dict:
     """Everything the app needs from launch(): offline assets, the audio folder served, the upload limit."""
@@ -418,7 +426,10 @@ def launch(demo: gr.Blocks | None = None, *, settings=None, host: str = "127.0.0
     """Start the app; returns (app, local_url, share_url) like Blocks.launch. Bound to 127.0.0.1 unless `host`
     says otherwise; never shared through Gradio's tunnel."""
     demo = demo or build_app(settings)
-    _use_library_upload_cache(demo.backend.settings)  # type: ignore[attr-defined]
+    backend = demo.backend  # type: ignore[attr-defined]
+    _use_library_upload_cache(backend.settings)
+    # Open the library while the server starts, so the first page load does not wait for it.
+    threading.Thread(target=_warm, args=(backend,), name="open library", daemon=True).start()
     demo.queue(default_concurrency_limit=concurrency, max_size=64)
     return demo.launch(prevent_thread_lock=prevent_thread_lock,
                        **launch_kwargs(demo, host=host, port=port, auth=auth, quiet=quiet))
