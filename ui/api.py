@@ -4,10 +4,8 @@ No `from __future__ import annotations` here: `gr.api` reads each function's typ
 build the endpoint's schema, and string annotations would not resolve to types.
 """
 
-import json
 import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import gradio as gr
 
@@ -168,6 +166,3 @@ def write_export(backend: Backend, episode_id: str, fmt: str) -> str | None:
     path.write_text(text, encoding="utf-8")
     return str(path)
 
-
-def dumps(obj) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False, default=str)
