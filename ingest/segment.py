@@ -17,6 +17,17 @@ from rag.schema import Segment, Transcript, Word
 
 SR = 16000
 SENTENCE_END = (".", "?", "!", "…")
+NO_SPACE_LANGUAGES = {"zh", "ja", "th", "lo", "my", "km", "yue", "bo"}  # written without spaces between words
+
+
+def join_words(words: list[Word], language: str | None = None) -> str:
+    """A segment's text from its words. The ASR backends store words stripped ("Hello", "there."), so they are
+    joined with spaces, except in languages written without them; Whisper-style words that still carry their
+    leading space are joined as they are."""
+    if any(w.word[:1].isspace() for w in words):
+        return "".join(w.word for w in words).strip()
+    sep = "" if (language or "").split("-")[0].lower() in NO_SPACE_LANGUAGES else " "
+    return sep.join(w.word.strip() for w in words).strip()
 
 
 def find_silences(audio: np.ndarray, sr: int = SR, rel_db: float = 35.0, min_silence: float = 0.2,
@@ -70,7 +81,7 @@ def resegment(transcript: Transcript, audio: np.ndarray | None = None, sr: int =
         else:
             groups[-1].append(word)
     segments = [
-        Segment(id=i, start=g[0].start, end=max(g[-1].end, g[0].start), text="".join(w.word for w in g).strip(), words=g)
+        Segment(id=i, start=g[0].start, end=max(g[-1].end, g[0].start), text=join_words(g, transcript.language), words=g)
         for i, g in enumerate(groups)
     ]
     return transcript.model_copy(update={"segments": segments})
