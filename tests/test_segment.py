@@ -51,3 +51,10 @@ def test_split_at_sentence_end_without_audio_and_keep_every_word():
 def test_no_words_is_left_alone():
     t = Transcript(segments=[Segment(id=3, start=1, end=2, text="x")])
     assert resegment(t, tone(3)) is t
+
+
+def test_stripped_words_are_joined_with_spaces():
+    t = _t([(0, 1, "And"), (1, 2, "so,"), (2, 3, "my"), (3, 4, "fellow"), (4, 5, "Americans.")])
+    assert [s.text for s in resegment(t, None).segments] == ["And so, my fellow Americans."]
+    ja = _t([(0, 1, "日本"), (1, 2, "語。")]).model_copy(update={"language": "ja"})
+    assert resegment(ja, None).segments[0].text == "日本語。"
