@@ -78,7 +78,7 @@ def test_png_draws_every_panel(tmp_path, settings):
 
 # -- real runs -----------------------------------------------------------------------------------------------------
 SEARCH_METRICS = [f"{mode}_p{q}" for mode in ("vector_flat", "vector_ann", "fts", "hybrid") for q in (50, 95)] + [
-    "recall10_ann", "write_s", "fts_index_s", "ann_index_s"]
+    "recall10_ann", "recall10_ann_norefine", "write_s", "fts_index_s", "ann_index_s"]
 
 
 def test_bench_search_and_embed_write_csv_and_png(settings, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -64,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print_json(rows)
+    if args.json:  # NaN (a failed bench's value) is not JSON: null
+        print_json([{**r, "value": None if math.isnan(r["value"]) else r["value"]} for r in rows])
     else:
         print_table(rows)
     run_id = rows[0]["run_id"] if rows else ""

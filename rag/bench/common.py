@@ -434,7 +434,7 @@ def make_png(rows: list[dict], path: str | Path, settings=None) -> str:
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     if rows:
-        fig.suptitle(f"audiorag bench {rows[0]['run_id']} — {rows[0]['machine']}", fontsize=9)
+        fig.suptitle(f"audiorag bench {rows[0]['run_id']}\n{rows[0]['machine']}", fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

@@ -7,7 +7,7 @@ Method:
   `rag.llm.load_mlx` (the same cached object answers use), then driven with `mlx_lm.stream_generate` directly
   on token ids, so the numbers are the model's, not the prompt template's.
 - Prompts: the first N tokens of a fixed English text repeated (N = 200, 800, 1500), greedy decoding, and the
-  end-of-sequence tokens are masked so every run generates exactly `max_tokens` (32 quick, 128 full) — a model that
+  end-of-sequence tokens are masked so every run generates exactly `max_tokens` (16 quick, 128 full) — a model that
   stops early would otherwise make generation speed depend on the text.
 - One untimed warm-up generation first. `ttft_s` is the wall time from the call to the first generated token
   (prompt processing + one decoding step), measured here; `prompt_tps` and `gen_tps` are mlx-lm's own counters
@@ -103,7 +103,7 @@ def measure(model, tokenizer, ids: list[int], max_tokens: int) -> dict:
 def run(ctx: Ctx) -> list[dict]:
     from rag.llm import load_mlx
 
-    max_tokens = 32 if ctx.quick else 128
+    max_tokens = 16 if ctx.quick else 128
     models = installed_models(ctx.settings, ctx.quick)
     rows: list[dict] = []
     for mi, spec in enumerate(models):
