@@ -63,6 +63,12 @@ class RoleSettings(BaseModel):
 
 class AsrSettings(RoleSettings):
     model: str = "whisper-tiny.en"
+    # backend = "openai" (a transcription server at base_url; see docs/scaling.md):
+    timeout: float = 600.0  # seconds allowed per uploaded piece
+    retries: int = 3  # on connection errors, timeouts, 429 and 5xx, with exponential backoff
+    max_upload_mb: float = 24.0  # long audio is cut on silences into WAV pieces under this (OpenAI's limit: 25 MB)
+    max_piece_s: float = 600.0  # ... and under this many seconds
+    fallback: bool = True  # transcribe locally (auto backend, `model`) when the server cannot be reached
 
 
 class LlmSettings(RoleSettings):
@@ -87,7 +93,9 @@ class Settings(BaseSettings):
     asr: AsrSettings = Field(default_factory=AsrSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
-    storage_options: dict[str, str] = Field(default_factory=dict)  # for s3:// data dirs
+    # For s3:// (gs://, az://) data dirs, as LanceDB names them: aws_access_key_id, aws_secret_access_key,
+    # aws_endpoint, aws_region, allow_http, … (env: AUDIORAG_STORAGE_OPTIONS='{"aws_endpoint": "…"}').
+    storage_options: dict[str, str | bool | int | float] = Field(default_factory=dict)
     max_upload_mb: int = 1024
 
     @classmethod

@@ -168,7 +168,9 @@ class Store:
 
             Path(self.uri).mkdir(parents=True, exist_ok=True)
         # timedelta(0): every read sees the latest commit, also other processes' (the UI while ingest runs).
-        self.db = lancedb.connect(self.uri, storage_options=self.settings.storage_options or None,
+        from rag.storage import storage_options
+
+        self.db = lancedb.connect(self.uri, storage_options=storage_options(self.settings),
                                   read_consistency_interval=timedelta(0))
         self._tables: dict[str, Any] = {}
         self.migrate()

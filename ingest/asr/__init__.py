@@ -1,7 +1,8 @@
-"""Speech → timed transcript. One protocol, two local backends:
+"""Speech → timed transcript. One protocol, two local backends and a remote one:
 
 - `mlx`: mlx-whisper on the pack's `mlx/` folder (the fast path on Apple silicon; float32 + OpenBLAS on Linux).
 - `ctranslate2`: faster-whisper int8 on the pack's `ct2/` folder (the fast path on x86 CPUs).
+- `openai`: a transcription server (`asr.base_url`; vLLM, faster-whisper-server, …), see ingest/asr/openai.py.
 
 `auto` picks mlx on Apple silicon and ctranslate2 elsewhere. Audio is always a 16 kHz mono float32 numpy array:
 decoding files is ingest/decode.py's job, so no backend ever shells out to ffmpeg.
@@ -19,12 +20,13 @@ from rag.models import PACKS, ModelError
 from rag.schema import Transcript
 
 SAMPLE_RATE = 16000
-BACKENDS = ("mlx", "ctranslate2")
+BACKENDS = ("mlx", "ctranslate2")  # the local ones
+REMOTE = "openai"
 
 
 @runtime_checkable
 class AsrBackend(Protocol):
-    name: str  # "mlx" | "ctranslate2"
+    name: str  # "mlx" | "ctranslate2" | "openai"
     model_name: str  # pack name, folder name or hub id: what Transcript.model says
 
     def transcribe(
@@ -43,10 +45,10 @@ def choose_backend(requested: str | None) -> str:
     choice = (requested or "auto").strip().lower()
     if choice == "auto":
         return "mlx" if is_apple_silicon() else "ctranslate2"
-    if choice == "openai":
-        raise ModelError("asr backend 'openai' (a transcription server) is not available yet; use auto, mlx or ctranslate2")
+    if choice == REMOTE:
+        return choice
     if choice not in BACKENDS:
-        raise ModelError(f"unknown asr backend '{requested}'; use auto, mlx or ctranslate2")
+        raise ModelError(f"unknown asr backend '{requested}'; use auto, mlx, ctranslate2 or openai")
     return choice
 
 
@@ -74,6 +76,14 @@ def get_asr(settings=None, backend: str | None = None) -> AsrBackend:
 
     settings = settings or get_settings()
     choice = choose_backend(backend or settings.asr.backend)
+    if choice == REMOTE:  # a server: nothing to load here (its local fallback loads on first use)
+        key = (choice, settings.asr.model_dump_json())
+        with _CACHE_LOCK:
+            if key not in _CACHE:
+                from ingest.asr.openai import OpenAIWhisper
+
+                _CACHE[key] = OpenAIWhisper(settings)
+            return _CACHE[key]
     spec = settings.asr.model
     folder = model_folder(resolve_model(spec, "asr", settings), choice)
     model_name = spec if spec in PACKS or isinstance(folder, str) else Path(spec).expanduser().resolve().name
