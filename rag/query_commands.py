@@ -64,6 +64,9 @@ def add_ask(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true",
                    help="print {answer, abstained, citations: [{episode_id, title, start, end, text}]}")
+    p.add_argument("--audio", metavar="EPISODE",
+                   help="ask this episode's audio itself through a Voxtral server at llm.base_url "
+                        "(see docs/scaling.md)")
 
 
 def answer_json(answer, query: str | None = None) -> dict:
@@ -101,6 +104,10 @@ def stream_events(events, out=sys.stdout):
 
 
 def run_ask(args: argparse.Namespace) -> int:
+    if getattr(args, "audio", None):
+        from rag.voxtral import run_audio_ask
+
+        return run_audio_ask(args)
     from rag.answer import ask, ask_sync
     from rag.search import SearchError
 
