@@ -13,9 +13,9 @@ Method:
   (`transcribe(audio, language=None, word_timestamps=True)`).
 - Plain faster-whisper: `faster_whisper.WhisperModel(<pack>/ct2, compute_type="int8")` with its defaults, and
   `model.transcribe(audio, word_timestamps=True)` consumed to the end — what a user of faster-whisper would write.
-- Each runner is warmed up on 3 s of audio first (kernel set-up, numba compile); quick mode warms up only mlx
-  (CTranslate2 has nothing to compile, and Whisper pads every call to a 30 s window, so a warm-up costs as much
-  as the 11 s file it precedes). Then the runners take turns on each file (ours, plain, ours, plain …), so a
+- Full mode warms each runner up on 3 s of audio first. Quick mode does not: Whisper pads every call to a 30 s
+  window, so a warm-up costs as much as the 11 s file it precedes, and the first call was measured no slower than
+  the next ones (mlx-whisper's numba DTW is compiled when the backend loads; CTranslate2 compiles nothing). Then the runners take turns on each file (ours, plain, ours, plain …), so a
   burst of load from other processes hits them alike; the CTranslate2 runners (ours and plain) transcribe each
   file 3 times and the fastest time counts (they are cheap; mlx runs once).
 - `rtf` = transcription seconds / audio seconds (lower is faster). `wer` = word errors / reference words over the
@@ -192,7 +192,7 @@ def run(ctx: Ctx) -> list[dict]:
             runners[PLAIN] = _plain(plain_dir)
             load_s[PLAIN] = time.perf_counter() - t0
         for name, fn in runners.items():
-            if name == "mlx" or not ctx.quick:
+            if not ctx.quick:
                 ctx.say(f"asr: warming up {model} on {name}", frac)
                 fn(warm)
         secs = {name: 0.0 for name in runners}

@@ -140,8 +140,18 @@ def versions_label() -> str:
 
     preload_blas()
     blas = blas_status()[0]
-    parts.append(f"blas {Path(blas).name if blas else 'reference'}")
+    parts.append(f"blas {Path(blas).name if blas else 'reference'}" + (f" ({blas_threads(blas)} threads)" if blas else ""))
     return "; ".join(parts)
+
+
+def blas_threads(path: str) -> int | str:
+    """How many threads the preloaded OpenBLAS uses (it matters a lot when other processes share the cores)."""
+    import ctypes
+
+    try:
+        return int(ctypes.CDLL(path).openblas_get_num_threads())
+    except (OSError, AttributeError):
+        return "?"
 
 
 def load_average() -> float | None:
