@@ -234,52 +234,8 @@ class PeakMemory:
         return max(0.0, self.peak - self.start)
 
 
-# -- WER ----------------------------------------------------------------------------------------------------------
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-         "seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-
-
-def number_to_words(n: int) -> str:
-    """1455 → 'fourteen fifty five' (years read the way people say them), 42 → 'forty two'."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        return _ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_to_words(n % 100))
-    if 1100 <= n < 2000:
-        hi, lo = divmod(n, 100)
-        return number_to_words(hi) + " " + ("hundred" if lo == 0 else ("oh " + _ONES[lo] if lo < 10 else number_to_words(lo)))
-    if n < 1_000_000:
-        return number_to_words(n // 1000) + " thousand" + ("" if n % 1000 == 0 else " " + number_to_words(n % 1000))
-    return str(n)
-
-
-def normalize_text(text: str) -> str:
-    """Lower case, numbers as words, no punctuation: references spell numbers out, Whisper writes digits."""
-    text = text.lower().replace("-", " ")
-    text = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", text)
-    text = re.sub(r"\d+", lambda m: " " + number_to_words(int(m.group())) + " ", text)
-    text = re.sub(r"[^a-z' ]+", " ", text).replace("'", "")
-    return " ".join(text.split())
-
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(substitutions + deletions + insertions, reference words) after normalisation: word-level Levenshtein."""
-    ref, hyp = normalize_text(reference).split(), normalize_text(hypothesis).split()
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1], len(ref)
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    errors, n = word_errors(reference, hypothesis)
-    return errors / n if n else float(errors > 0)
+# -- WER: rag.textnorm (shared with eval and the tests) ----------------------------------------------------------
+from rag.textnorm import normalize_text, number_to_words, wer, word_errors  # noqa: E402,F401
 
 
 # -- the CSV history ----------------------------------------------------------------------------------------------
