@@ -14,7 +14,6 @@ import io
 import math
 import os
 import platform
-import re
 import secrets
 import sys
 import time
