@@ -139,7 +139,7 @@ def load_manifest(path: str | Path, audio_dir: Path | None = None) -> tuple[str,
         eid = str(e["id"])
         if "sentences" in e:
             key = hashlib.sha256(json.dumps([e["sentences"], e.get("voice", "en-us"), e.get("speed", 160)]).encode()).hexdigest()[:16]
-            wav = audio_dir / f"{eid}-{key}.wav"
+            wav = audio_dir / key / f"{eid}.wav"  # the file name becomes the episode's title
             times_file = wav.with_suffix(".times.json")
             if wav.exists() and times_file.exists():
                 times = [tuple(t) for t in json.loads(times_file.read_text())]
@@ -266,12 +266,13 @@ def ingest_episodes(specs: list[EpisodeSpec], settings, progress=print) -> dict[
 
 def evaluate(manifest: str | Path, *, settings=None, mode: str | None = None, tolerance: float = 2.0,
              library: str = "isolated", limit: int | None = None, progress=print, llm=None) -> tuple[dict[str, float], list[QuestionResult]]:
-    from rag.answer import ask
+    from rag.answer import ask, default_mode
     from rag.embed import get_embedder
     from rag.settings import get_settings
     from rag.store import Store
 
     settings = settings or get_settings()
+    mode = mode or default_mode(settings)
     name, specs, questions = load_manifest(manifest)
     if limit:
         questions = questions[:limit]
@@ -354,7 +355,7 @@ def csv_rows(m: dict[str, float], settings, name: str, mode: str) -> list[dict]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifest", help="spoken-QA manifest (JSON): episodes, questions, gold time windows")
     p.add_argument("--mode", action="append", choices=["hybrid", "extractive", "generative"],
-                   help="answer mode to score (repeatable; default: the default mode)")
+                   help="answer mode to score (repeatable; default: the configured LLM's default mode)")
     p.add_argument("--tolerance", type=float, default=2.0, help="seconds a cited start may lie outside the gold window")
     p.add_argument("--library", choices=["isolated", "current"], default="isolated",
                    help="isolated (default): a library of its own under <data dir>/eval/; current: the configured one")
@@ -363,11 +364,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag.answer import DEFAULT_MODE
+    from rag.answer import default_mode
     from rag.settings import get_settings
 
     settings = get_settings()
-    modes = args.mode or [DEFAULT_MODE]
+    modes = args.mode or [default_mode(settings)]
     log = (lambda m: print(m, file=sys.stderr))
     all_out = {}
     try:

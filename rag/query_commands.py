@@ -59,8 +59,9 @@ def add_ask(p: argparse.ArgumentParser) -> None:
     p.add_argument("question")
     p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
     p.add_argument("--mode", choices=["hybrid", "extractive", "generative"],
-                   help="hybrid (default): a short model answer checked against the transcript, then the quotes; "
-                        "extractive: the transcript quotes only (no LLM); generative: the model's answer only")
+                   help="extractive: transcript quotes, no LLM (the default with the tiny local packs: measured "
+                        "better, see docs/answers.md); hybrid: a short model answer checked against the transcript, "
+                        "then the quotes (the default for other models); generative: the checked model answer only")
     p.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true",
                    help="print {answer, abstained, citations: [{episode_id, title, start, end, text}]}")
@@ -79,11 +80,10 @@ def answer_json(answer, query: str | None = None) -> dict:
 
 
 def print_sources(answer, out=sys.stdout) -> None:
-    if not answer.citations:
+    """The citations under a streamed answer (an abstention already lists the closest passages)."""
+    if not answer.citations or answer.abstained:
         return
-    print("\nSources:" if not answer.abstained else "", file=out)
-    if answer.abstained:
-        return
+    print("\nSources:", file=out)
     for i, c in enumerate(answer.citations, 1):
         print(f"  {i}. {c.label}  {c.episode_id[:12]} {format_ts(c.start)}–{format_ts(c.end)}", file=out)
 
@@ -132,11 +132,18 @@ def add_chat(p: argparse.ArgumentParser) -> None:
 
 
 def _history_file():
+    """Readline history beside the library (a local user state dir when the library is remote)."""
     from pathlib import Path
 
-    from platformdirs import user_state_dir
+    from rag.settings import get_settings
 
-    d = Path(user_state_dir("audiorag"))
+    settings = get_settings()
+    if settings.is_remote_store:
+        from platformdirs import user_state_dir
+
+        d = Path(user_state_dir("audiorag"))
+    else:
+        d = Path(settings.data_dir)
     d.mkdir(parents=True, exist_ok=True)
     return d / "chat_history"
 
@@ -167,6 +174,8 @@ def run_chat(args: argparse.Namespace) -> int:
                 break
             if not line:
                 continue
+            if readline is not None and not sys.stdin.isatty():
+                readline.add_history(line)  # a terminal's input() records it already
             if line in ("/quit", "/exit", "/q"):
                 break
             if line == "/reset":
@@ -197,12 +206,15 @@ def add_summarize(p: argparse.ArgumentParser) -> None:
     p.add_argument("episode", nargs="?", help="episode id (or unique prefix) or title")
     p.add_argument("--all", action="store_true", help="every episode in the library")
     p.add_argument("--keep-title", action="store_true", help="never replace the episode's title")
+    p.add_argument("--style", choices=["extractive", "abstractive"],
+                   help="summary: extractive (default; central transcript sentences, map-reduce) or abstractive "
+                        "(the LLM summarizes each part and combines them; checked, with extraction as fallback)")
     p.add_argument("--json", action="store_true", help="print the metadata as JSON")
 
 
 def run_summarize(args: argparse.Namespace) -> int:
     from rag.store import Store
-    from rag.summarize import SummarizeError, summarize_episode
+    from rag.summarize import DEFAULT_STYLE, SummarizeError, summarize_episode
 
     if bool(args.episode) == bool(args.all):
         print("error: give one EPISODE or --all", file=sys.stderr)
@@ -218,6 +230,7 @@ def run_summarize(args: argparse.Namespace) -> int:
 
                 llm = get_llm()
             meta, report = summarize_episode(ref, store=store, llm=llm, keep_title=args.keep_title,
+                                             style=args.style or DEFAULT_STYLE,
                                              progress=lambda m, r=ref: print(f"{r[:12]}: {m}", file=sys.stderr))
         except SummarizeError as exc:
             failed += 1

@@ -44,8 +44,9 @@ def stem(word: str) -> str:
         return w[:-3] + "y"
     for suf, min_len in (("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
         if len(w) >= min_len and w.endswith(suf) and not w.endswith("ss"):
-            return w[: -len(suf)]
-    return w
+            w = w[: -len(suf)]
+            break
+    return w[:-1] if len(w) > 4 and w.endswith("e") else w
 
 
 def words(text: str) -> list[str]:
@@ -77,6 +78,7 @@ class Passage:
     score: float  # what passages are ranked by (cosine + weighted overlap)
     cosine: float  # embedding cosine between the query and this passage
     overlap: float  # fraction of the query's content terms found in the passage
+    matched: int = 0  # how many distinct query content terms the passage holds
     segment_ids: list[int] = field(default_factory=list)
     chunk_id: str = ""
     chunk_rank: int = 0  # rank of the chunk it came from in the hybrid search (0 = best)
@@ -91,7 +93,8 @@ class Passage:
     def to_dict(self) -> dict:
         return {"episode_id": self.episode_id, "title": self.title, "start": round(self.start, 3),
                 "end": round(self.end, 3), "text": self.text, "score": round(self.score, 4),
-                "cosine": round(self.cosine, 4), "overlap": round(self.overlap, 4), "segment_ids": self.segment_ids}
+                "cosine": round(self.cosine, 4), "overlap": round(self.overlap, 4), "matched": self.matched,
+                "segment_ids": self.segment_ids}
 
 
 @dataclass
@@ -148,6 +151,44 @@ def rank_units(query: str, qvec, units: list[list[Segment]], unit_vecs) -> list[
     return out
 
 
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+def ends_sentence(text: str) -> bool:
+    return bool(_SENTENCE_END.search(text.strip()))
+
+
+def cited_span(unit: list[Segment], episode_segments: list[Segment], single_scores: dict[int, float],
+               max_each_side: int = 3, max_words: int = 60) -> list[Segment]:
+    """The segments to cite for a winning unit: the whole sentence it belongs to.
+
+    A pair won by its second half is cited from that half (the pair only lent it context for ranking). Then the
+    span grows to sentence boundaries — back while the previous segment does not end a sentence, forward while
+    the span does not — so a Whisper segment holding half a sentence is cited from where the sentence starts and
+    quoted with its answer (at most `max_each_side` segments each way and `max_words` words)."""
+    if len(unit) == 2 and single_scores.get(unit[1].id, 0.0) > single_scores.get(unit[0].id, 0.0):
+        unit = [unit[1]]
+    pos = {s.id: i for i, s in enumerate(episode_segments)}
+    if unit[0].id not in pos or unit[-1].id not in pos:
+        return unit
+    lo, hi = pos[unit[0].id], pos[unit[-1].id]
+
+    def words_in(a: int, b: int) -> int:
+        return sum(len(episode_segments[i].text.split()) for i in range(a, b + 1))
+
+    for _ in range(max_each_side):
+        if lo > 0 and not ends_sentence(episode_segments[lo - 1].text) and words_in(lo - 1, hi) <= max_words:
+            lo -= 1
+        else:
+            break
+    for _ in range(max_each_side):
+        if hi + 1 < len(episode_segments) and not ends_sentence(episode_segments[hi].text) and words_in(lo, hi + 1) <= max_words:
+            hi += 1
+        else:
+            break
+    return [s for s in episode_segments[lo:hi + 1] if s.text.strip()]
+
+
 def _filter_episode_ids(store, episode: str | None, tags: list[str] | None, since: datetime | None,
                         until: datetime | None) -> list[str] | None:
     """None means no filter; [] means the filters match nothing."""
@@ -200,7 +241,8 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
         return SearchResult(query, [], [])
     qvec = embedder.embed([query])[0]
     n_chunks = chunks or max(k, 6)
-    hits = store.hybrid_search(query, qvec, n_chunks, episode_ids=ids)
+    # The full-text side gets plain words: quotes, colons or question marks mean syntax to the FTS parser.
+    hits = store.hybrid_search(" ".join(words(query)), qvec, n_chunks, episode_ids=ids)
     if not hits:
         return SearchResult(query, [], [])
 
@@ -209,7 +251,9 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
     for rank, hit in enumerate(hits):
         if hit.episode_id not in seg_cache:
             seg_cache[hit.episode_id] = store.segments(hit.episode_id)
-        inside = segments_in(seg_cache[hit.episode_id], hit.start, hit.end)
+        wanted = set(hit.segment_ids)
+        inside = ([s for s in seg_cache[hit.episode_id] if s.id in wanted] if wanted
+                  else segments_in(seg_cache[hit.episode_id], hit.start, hit.end))
         units += [(rank, hit, u) for u in candidate_units(inside)]
     if not units:
         return SearchResult(query, hits, [])
@@ -220,10 +264,14 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
     ranked = rank_units(query, qvec, [u for _, _, u in units], [vec_of[" ".join(s.text.strip() for s in u)] for _, _, u in units])
     origin = {id(u): (rank, hit) for rank, hit, u in units}
 
+    single = {(origin[id(u)][1].episode_id, u[0].id): sc for sc, _, _, u in ranked if len(u) == 1}
+    n_terms = len(set(content_terms(query)))
     passages: list[Passage] = []
     used: set[tuple[str, int]] = set()
     for score, cos, lex, unit in ranked:
         rank, hit = origin[id(unit)]
+        unit = cited_span(unit, seg_cache[hit.episode_id],
+                          {s.id: single.get((hit.episode_id, s.id), 0.0) for s in unit})
         keys = {(hit.episode_id, s.id) for s in unit}
         if keys & used:
             continue
@@ -231,7 +279,7 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
         passages.append(Passage(
             episode_id=hit.episode_id, title=hit.title, start=unit[0].start, end=unit[-1].end,
             text=" ".join(s.text.strip() for s in unit), score=float(score), cosine=float(cos), overlap=lex,
-            segment_ids=[s.id for s in unit], chunk_id=hit.chunk_id, chunk_rank=rank,
+            matched=round(lex * n_terms), segment_ids=[s.id for s in unit], chunk_id=hit.chunk_id, chunk_rank=rank,
         ))
         if len(passages) >= k:
             break

@@ -144,9 +144,15 @@ def valid_heading(text: str, min_words: int = 1, max_words: int = 10) -> str | N
     return t
 
 
+# Words that describe a recording rather than its content ("a discussion of…"): not counted against grounding.
+FRAMING = frozenset(content_terms(
+    "discussion discusses discuss conversation talk explains explain describes describe overview introduction "
+    "introduces presents lecture podcast reading story covers speaker host guest part section"))
+
+
 def grounded(text: str, source: str, min_frac: float) -> bool:
     """At least `min_frac` of the text's distinct content words occur in the source (a guard against inventions)."""
-    terms = set(content_terms(text))
+    terms = set(content_terms(text)) - FRAMING
     if not terms:
         return False
     return len(terms & set(content_terms(source))) / len(terms) >= min_frac
@@ -185,29 +191,102 @@ def parse_tags(text: str, min_tags: int = 2, max_tags: int = 6) -> list[str] | N
     return tags[:max_tags] if len(tags) >= min_tags else None
 
 
-def first_sentence(text: str) -> str:
-    parts = re.split(r"(?<=[.!?])\s+", text.strip())
-    return parts[0] if parts else text.strip()
+def short_description(summary: str, max_words: int = 30) -> str:
+    """The summary's first sentence, cut to `max_words` words."""
+    parts = re.split(r"(?<=[.!?])\s+", summary.strip())
+    ws = (parts[0] if parts else summary.strip()).split()
+    return " ".join(ws) if len(ws) <= max_words else " ".join(ws[:max_words]).rstrip(",;:") + "…"
 
 
 # -- the model calls --------------------------------------------------------------------------------------------
-def _ask(llm, report: Report, messages, validate: Callable[[str], object | None], max_tokens: int):
-    """The model's answer if it validates, after at most two tries (greedy, then sampled); else None."""
+def leaked_terms(output: str, messages, source: str) -> set[str]:
+    """Content words of the output that come from the prompt's worked examples and not from the source: a tiny
+    model copying its few-shot example ("a city beekeeper…") instead of describing this recording."""
+    examples = " ".join(m["content"] for m in messages[1:-1])
+    return set(content_terms(output)) & set(content_terms(examples)) - set(content_terms(source)) - FRAMING
+
+
+def _ask(llm, report: Report, messages, validate: Callable[[str], object | None], max_tokens: int,
+         source: str = "", one_line: bool = False):
+    """The model's answer if it validates and copies nothing from the examples, after at most two tries (greedy,
+    then sampled); else None."""
     for temperature in (0.0, 0.5):
         report.calls += 1
         try:
-            out = llm.generate(messages, max_tokens=max_tokens, temperature=temperature, stop=["\n\n"])
-        except Exception as exc:  # noqa: BLE001 — one failed call falls back like a bad answer
+            out = llm.generate(messages, max_tokens=max_tokens, temperature=temperature,
+                               stop=["\n"] if one_line else ["\n\n"])
+        except Exception as exc:  # noqa: BLE001 — the LLM is broken, not this answer: say so
             raise SummarizeError(f"the LLM failed: {exc}") from exc
+        if source and leaked_terms(out, messages, source):
+            continue
         value = validate(out)
         if value:
             return value
     return None
 
 
+def extract_heading(text: str, max_words: int = 7) -> str:
+    """A chapter heading taken from the transcript: the start of its most central sentence."""
+    sent = central_sentences(text, 1).strip()
+    ws = sent.split()
+    head = " ".join(ws[:max_words]).rstrip(",;:.!?")
+    head = head[:1].upper() + head[1:]
+    return head + ("…" if len(ws) > max_words else "") if head else "Untitled part"
+
+
+STYLES = ("extractive", "abstractive")
+DEFAULT_STYLE = "extractive"  # measured: see docs/answers.md
+
+
+def _summary(wins: list[list[Segment]], full: str, llm, report: Report, style: str,
+             progress: Callable[[str], None]) -> tuple[str, list[str]]:
+    """(episode summary, one partial summary per window), map-reduce. Extractive: central sentences per window,
+    then of those. Abstractive: the model summarizes each window and combines the partials, each answer checked
+    against the transcript, falling back to extraction."""
+    partials: list[str] = []
+    from_model = style == "abstractive"
+    for i, w in enumerate(wins, 1):
+        text = window_text(w)
+        got = None
+        if style == "abstractive":
+            progress(f"summarizing part {i}/{len(wins)}")
+            msgs = prompts.summary_map_messages(text)
+            got = _ask(llm, report, msgs, lambda out, src=text: valid_sentences(out, src, max_words=70, min_frac=0.7),
+                       max_tokens=90, source=text)
+        from_model = from_model and bool(got)
+        partials.append(got or central_sentences(text, 2))
+    level = partials
+    while len(level) > 1:
+        groups: list[list[str]] = [[]]
+        for p in level:
+            if groups[-1] and sum(len(x.split()) for x in groups[-1]) + len(p.split()) > REDUCE_WORDS:
+                groups.append([])
+            groups[-1].append(p)
+        if len(groups) == len(level):  # each partial alone fills a group: pair them so the loop ends
+            groups = [level[i:i + 2] for i in range(0, len(level), 2)]
+        nxt = []
+        for g in groups:
+            got = None
+            if len(g) > 1 and style == "abstractive":
+                progress(f"combining {len(g)} partial summaries")
+                msgs = prompts.summary_reduce_messages(g)
+                got = _ask(llm, report, msgs, lambda out, src=" ".join(g) + " " + full:
+                           valid_sentences(out, src, max_words=90, min_frac=0.7), max_tokens=120, source=full)
+                from_model = from_model and bool(got)
+            nxt.append(got or (g[0] if len(g) == 1 else central_sentences(" ".join(g), 3)))
+        level = nxt
+    report.note("summary", from_model)
+    return level[0], partials
+
+
 def describe(segments: list[Segment], duration: float | None = None, llm=None, settings=None,
-             report: Report | None = None, progress: Callable[[str], None] = lambda m: None) -> EpisodeMeta:
-    """Summary, title, description, tags and chapters for a transcript."""
+             report: Report | None = None, progress: Callable[[str], None] = lambda m: None,
+             style: str = DEFAULT_STYLE, shots: bool = True) -> EpisodeMeta:
+    """Summary, title, description, tags and chapters for a transcript. Fields the model could not write (or
+    wrote wrongly) are extracted from the transcript; `report` says which were which. A title the model could
+    not write is left empty in the report's eyes (`title` in fallback_fields), so callers can keep theirs."""
+    if style not in STYLES:
+        raise SummarizeError(f"unknown summary style '{style}' (choose from {', '.join(STYLES)})")
     report = report if report is not None else Report()
     segments = [s for s in segments if s.text.strip()]
     if not segments:
@@ -219,57 +298,24 @@ def describe(segments: list[Segment], duration: float | None = None, llm=None, s
     duration = duration if duration and duration > 0 else max(s.end for s in segments)
     full = window_text(segments)
     wins = windows(segments)
-
-    # map
-    partials: list[str] = []
-    partial_from_model: list[bool] = []
-    for i, w in enumerate(wins, 1):
-        progress(f"summarizing part {i}/{len(wins)}")
-        text = window_text(w)
-        got = _ask(llm, report, prompts.summary_map_messages(text),
-                   lambda out, src=text: valid_sentences(out, src, max_words=70), max_tokens=90)
-        partials.append(got or central_sentences(text, 2))
-        partial_from_model.append(bool(got))
-
-    # reduce, in groups, until one summary is left
-    level = partials
-    summary_from_model = all(partial_from_model)
-    while len(level) > 1:
-        progress(f"combining {len(level)} partial summaries")
-        groups: list[list[str]] = [[]]
-        for p in level:
-            if groups[-1] and sum(len(x.split()) for x in groups[-1]) + len(p.split()) > REDUCE_WORDS:
-                groups.append([])
-            groups[-1].append(p)
-        if len(groups) == len(level) and len(level) > 1:  # each partial alone is too long: pair them anyway
-            groups = [level[i:i + 2] for i in range(0, len(level), 2)]
-        nxt = []
-        for g in groups:
-            if len(g) == 1:
-                nxt.append(g[0])
-                continue
-            src = " ".join(g) + " " + full
-            got = _ask(llm, report, prompts.summary_reduce_messages(g),
-                       lambda out, src=src: valid_sentences(out, src, max_words=90), max_tokens=120)
-            summary_from_model = summary_from_model and bool(got)
-            nxt.append(got or central_sentences(" ".join(g), 3))
-        level = nxt
-    summary = level[0]
-    report.note("summary", summary_from_model)
+    summary, partials = _summary(wins, full, llm, report, style, progress)
 
     progress("title, description, tags")
-    title = _ask(llm, report, prompts.title_messages(summary), lambda out: valid_heading(out, 2, 10), max_tokens=24)
+    title = _ask(llm, report, prompts.title_messages(summary, shots),
+                 lambda out: (lambda h: h if h and grounded(h, full, 0.5) else None)(valid_heading(out, 2, 10)),
+                 max_tokens=20, source=full, one_line=True)
     report.note("title", bool(title))
     title = title or phrase_title(full)
 
-    description = _ask(llm, report, prompts.description_messages(summary),
-                       lambda out: valid_sentences(out, summary + " " + full, 5, 40), max_tokens=60)
+    description = _ask(llm, report, prompts.description_messages(summary, shots),
+                       lambda out: valid_sentences(out, full, 5, 40, min_frac=0.6), max_tokens=50, source=full,
+                       one_line=True)
     report.note("description", bool(description))
-    description = description or first_sentence(summary)
+    description = description or short_description(summary)
 
-    tags = _ask(llm, report, prompts.tags_messages(summary),
-                lambda out: (lambda t: t if t and all(grounded(x, summary + " " + full, 0.5) for x in t) else None)(parse_tags(out)),
-                max_tokens=40)
+    tags = _ask(llm, report, prompts.tags_messages(summary, shots),
+                lambda out: (lambda t: t if len(t) >= 2 else None)([x for x in parse_tags(out) or [] if grounded(x, full, 0.5)]),
+                max_tokens=32, source=full, one_line=True)
     report.note("tags", bool(tags))
     tags = tags or key_terms(full, 5)
 
@@ -277,19 +323,18 @@ def describe(segments: list[Segment], duration: float | None = None, llm=None, s
     groups = chapter_groups(wins)
     from_model = True
     for n, g in enumerate(groups, 1):
-        progress(f"chapter {n}/{len(groups)}")
         start = 0.0 if n == 1 else wins[g[0]][0].start
         seg_text = " ".join(window_text(wins[i]) for i in g)
-        basis = " ".join(partials[i] for i in g)
-        heading = None
-        if len(groups) > 1:
-            heading = _ask(llm, report, prompts.chapter_messages(basis),
-                           lambda out, src=seg_text + " " + basis: (lambda h: h if h and grounded(h, src, 0.5) else None)(valid_heading(out, 1, 8)),
-                           max_tokens=20)
+        if len(groups) == 1:
+            heading = title if "title" in report.model_fields else None
         else:
-            heading = title
+            progress(f"chapter {n}/{len(groups)}")
+            basis = central_sentences(seg_text, 2)
+            heading = _ask(llm, report, prompts.chapter_messages(basis, shots),
+                           lambda out, src=seg_text: (lambda h: h if h and grounded(h, src, 0.5) else None)(valid_heading(out, 1, 8)),
+                           max_tokens=16, source=seg_text, one_line=True)
         from_model = from_model and bool(heading)
-        chapters.append(Chapter(title=heading or phrase_title(seg_text, 2), start=round(min(start, duration), 3)))
+        chapters.append(Chapter(title=heading or extract_heading(seg_text), start=round(min(start, duration), 3)))
     report.note("chapters", from_model)
     return validate_meta({"title": title, "description": description, "summary": summary, "tags": tags,
                           "chapters": [c.model_dump() for c in chapters]}, duration)
@@ -313,9 +358,11 @@ def validate_meta(data: dict, duration: float | None) -> EpisodeMeta:
 
 
 def summarize_episode(episode_ref: str, *, settings=None, store=None, llm=None, keep_title: bool = False,
-                      progress: Callable[[str], None] = lambda m: None) -> tuple[EpisodeMeta, Report]:
-    """Describe one stored episode and store the result on it. The title is replaced only when it is still the
-    one made from the file name (or never, with keep_title), so a title someone chose is kept."""
+                      style: str = DEFAULT_STYLE, progress: Callable[[str], None] = lambda m: None
+                      ) -> tuple[EpisodeMeta, Report]:
+    """Describe one stored episode and store the result on it. The title is replaced only by one the model wrote
+    (and validated), and only while the episode still has the title made from its file name — never with
+    keep_title — so a title someone chose is kept. The returned metadata carries the title the episode has."""
     from rag.settings import get_settings
 
     settings = settings or get_settings()
@@ -327,11 +374,14 @@ def summarize_episode(episode_ref: str, *, settings=None, store=None, llm=None, 
     if ep is None:
         raise SummarizeError(f"no episode matches '{episode_ref}' (see: audiorag list)")
     report = Report()
-    meta = describe(store.segments(ep.id), ep.duration, llm=llm, settings=settings, report=report, progress=progress)
+    meta = describe(store.segments(ep.id), ep.duration, llm=llm, settings=settings, report=report,
+                    progress=progress, style=style)
     fields = {"summary": meta.summary, "description": meta.description, "tags": meta.tags,
               "chapters": meta.chapters}
-    if not keep_title and _auto_title(ep):
+    if not keep_title and "title" in report.model_fields and _auto_title(ep):
         fields["title"] = meta.title
+    else:
+        meta = meta.model_copy(update={"title": ep.title})
     store.set_episode_fields(ep.id, **fields)
     return meta, report
 

@@ -3,6 +3,9 @@ models on a real library)."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from rag import prompts
@@ -10,6 +13,7 @@ from rag.answer import (
     Lead,
     abstain_answer,
     grounded_sentences,
+    is_supported,
     pick_quotes,
     retrieval_decision,
     says_unknown,
@@ -17,13 +21,15 @@ from rag.answer import (
     strip_model_citations,
     support,
 )
+from rag.chat import is_follow_up, previous_question, rule_rewrite, standalone_question, valid_rewrite
 from rag.search import Passage, SearchResult
+from tests.fixtures_library import library  # noqa: F401  (a pytest fixture)
 
 
 def P(text: str, start: float = 0.0, score: float = 0.8, cosine: float = 0.6, overlap: float = 0.5,
-      title: str = "Harbor tour", episode: str = "ep1") -> Passage:
+      matched: int = 1, title: str = "Harbor tour", episode: str = "ep1") -> Passage:
     return Passage(episode_id=episode, title=title, start=start, end=start + 5, text=text, score=score,
-                   cosine=cosine, overlap=overlap, segment_ids=[int(start)])
+                   cosine=cosine, overlap=overlap, matched=matched, segment_ids=[int(start)])
 
 
 LIGHTHOUSE = P("The lighthouse at the end of the pier was built in 1874 by a shipwright named Thomas Greene.", 4.2)
@@ -52,16 +58,27 @@ def test_split_sentences():
 
 
 def test_support_picks_the_passage_holding_the_words():
-    i, frac = support("The lamp burned whale oil.", [LIGHTHOUSE, LAMP])
-    assert i == 1 and frac == 1.0
-    i, frac = support("The bridge was painted blue in Paris.", [LIGHTHOUSE, LAMP])
-    assert frac < 0.5
+    assert support("The lamp burned whale oil.", [LIGHTHOUSE, LAMP]) == (1, 1.0, 0)
+    i, frac, unsupported = support("The bridge was painted blue in Paris.", [LIGHTHOUSE, LAMP])
+    assert frac < 0.5 and unsupported >= 3
+
+
+def test_support_rejects_echoes_and_slipped_in_inventions():
+    q = "What is the biggest threat to bee colonies?"
+    mite = P("The biggest threat to the colonies is a parasite called the varroa mite.")
+    # 'bee' comes from the question: fine; 'parasitic spider' is in neither
+    i, frac, unsupported = support("The biggest threat to bee colonies is a parasitic spider called the varroa mite.", [mite], q)
+    assert i == 0 and unsupported == 2 and not is_supported(frac, unsupported)
+    assert is_supported(*support("The biggest threat to bee colonies is the varroa mite.", [mite], q)[1:])
+    # a sentence that only repeats the question is no answer
+    jfk = P("And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.")
+    assert support("The speaker asks Americans to do what?", [jfk], "What does the speaker ask Americans to do?")[0] == -1
 
 
 def test_grounded_sentences_cite_supported_and_stop_at_inventions():
     tokens = ["Thomas Gree", "ne built the light", "house in 1874 [Wrong @ 9:99]. ", "It burned whale",
               " oil. The mayor sold it to Paris in 1990."]
-    out = list(grounded_sentences(tokens, [LIGHTHOUSE, LAMP], max_sentences=5))
+    out = list(grounded_sentences(tokens, [LIGHTHOUSE, LAMP], "Who built the lighthouse?", max_sentences=5))
     lead = out[-1]
     assert isinstance(lead, Lead)
     assert [(s, p.start) for s, p in out[:-1]] == [("Thomas Greene built the lighthouse in 1874.", 4.2),
@@ -80,11 +97,13 @@ def test_grounded_sentences_idk_and_limit():
 
 def test_retrieval_decision_thresholds():
     assert retrieval_decision(SearchResult("q", [], [])).answerable is False
-    strong = SearchResult("q", [], [P("x", cosine=0.62, overlap=0.0)])
-    related_with_words = SearchResult("q", [], [P("x", cosine=0.35, overlap=0.67)])
-    weak = SearchResult("q", [], [P("x", cosine=0.18, overlap=0.34)])
+    strong = SearchResult("q", [], [P("x", cosine=0.62, overlap=0.0, matched=0)])
+    related_with_words = SearchResult("q", [], [P("x", cosine=0.43, overlap=0.4, matched=2)])
+    one_shared_word = SearchResult("q", [], [P("x", cosine=0.51, overlap=0.5, matched=1)])  # "Eiffel Tower" vs "the tower"
+    weak = SearchResult("q", [], [P("x", cosine=0.18, overlap=0.34, matched=1)])
     assert retrieval_decision(strong).answerable
     assert retrieval_decision(related_with_words).answerable
+    assert not retrieval_decision(one_shared_word).answerable
     assert not retrieval_decision(weak).answerable
 
 
@@ -99,8 +118,6 @@ def test_quotes_and_abstention():
 
 
 # -- follow-ups (rag.chat) -------------------------------------------------------------------------------------
-from rag.chat import is_follow_up, previous_question, rule_rewrite, standalone_question, valid_rewrite  # noqa: E402
-
 
 def test_follow_up_detection():
     assert is_follow_up("When did he finish it?")
@@ -135,3 +152,121 @@ def test_model_rewrites_are_validated():
     assert not valid_rewrite("When did he finish it?", q, prev)  # resolved nothing
     assert not valid_rewrite("The lighthouse", q, prev)  # lost the question's own words
     assert not valid_rewrite("When did the mayor finish the bridge?", q, prev)
+
+
+# -- on a real library with the real local LLM ------------------------------------------------------------------
+
+LABEL = re.compile(r"\[[^\[\]]+ @ \d{1,2}:\d{2}(?::\d{2})?\]")
+
+
+def _events(question, library, **kw):
+    from rag.answer import ask
+
+    return list(ask(question, settings=library.settings, **kw))
+
+
+@pytest.mark.slow
+def test_ask_cites_jfk_first(library):
+    events = _events("What does the speaker ask Americans to do?", library)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "query" and kinds[1] == "passages" and kinds[-1] == "final" and "token" in kinds
+    ans = events[-1]["answer"]
+    assert not ans.abstained
+    assert ans.citations[0].episode_id == library.ids["jfk"] and ans.citations[0].start < 2.0
+    # the streamed tokens are the answer, and every [label] in it is one of our citations
+    assert "".join(e["text"] for e in events if e["type"] == "token") == ans.answer
+    labels = {c.label for c in ans.citations}
+    assert LABEL.findall(ans.answer) and set(LABEL.findall(ans.answer)) <= labels
+    assert "ask what you can do for your country" in ans.answer.lower().replace(",", "")
+
+
+@pytest.mark.slow
+def test_ask_about_printing_cites_the_sentence(library):
+    from rag.answer import ask_sync
+
+    ans = ask_sync("When was the art of printing invented?", settings=library.settings)
+    assert not ans.abstained
+    gold = (27.56, 35.671)  # LJ001-0005 in the shared manifest: "... the invention of the art of printing."
+    lj = [c for c in ans.citations if c.episode_id == library.ids["printing"]]
+    assert lj and gold[0] - 5 <= lj[0].start <= gold[1] + 5, ans.citations
+
+
+@pytest.mark.slow
+def test_never_recorded_topic_is_not_in_the_library(library):
+    from rag.answer import ask_sync
+
+    for q in ("What is the recipe for chocolate cake?", "Who won the football world cup in 1998?"):
+        ans = ask_sync(q, settings=library.settings)
+        assert ans.abstained, (q, ans.answer)
+        assert ans.answer.startswith(prompts.NOT_IN_LIBRARY)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["extractive", "generative"])
+def test_modes_answer_from_the_transcript(library, mode):
+    from rag.answer import ask_sync
+
+    ans = ask_sync("What is the biggest threat to bee colonies?", settings=library.settings, mode=mode)
+    assert not ans.abstained and ans.citations[0].episode_id == library.ids["bees"]
+    assert set(LABEL.findall(ans.answer)) <= {c.label for c in ans.citations}
+    if mode == "extractive":
+        assert "varroa" in ans.answer.lower() or "mite" in ans.answer.lower()
+
+
+@pytest.mark.slow
+def test_ask_cli_json(library, capsys):
+    from rag.cli import main
+    from rag.settings import set_settings
+
+    try:
+        code = main(["ask", "Who built the lighthouse?", "--json", "--data-dir", library.settings.data_dir,
+                     "--models-dir", library.settings.models_dir])
+    finally:
+        set_settings(None)
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"answer", "abstained", "citations"} and out["abstained"] is False
+    c = out["citations"][0]
+    assert set(c) == {"episode_id", "title", "start", "end", "text"}
+    assert c["episode_id"] == library.ids["harbor"]
+    gold = next(q for q in library.questions if q.question == "Who built the lighthouse?")
+    assert gold.start - 2 <= c["start"] <= gold.end + 2
+
+
+@pytest.mark.slow
+def test_chat_follow_up_is_rewritten(library):
+    from rag.chat import Chat
+
+    chat = Chat(settings=library.settings)
+    first = [e for e in chat.ask("What did the lamp of the lighthouse burn?")][-1]["answer"]
+    assert first.citations[0].episode_id == library.ids["harbor"]
+    events = list(chat.ask("And how tall is it?"))
+    query = next(e["text"] for e in events if e["type"] == "query")
+    assert "lighthouse" in query.lower()
+    ans = events[-1]["answer"]
+    gold = next(q for q in library.questions if q.question == "How tall is the lighthouse tower?")
+    assert not ans.abstained and ans.citations[0].episode_id == library.ids["harbor"]
+    assert gold.start - 2 <= ans.citations[0].start <= gold.end + 2
+    assert len(chat.history) == 4
+
+
+@pytest.mark.slow
+def test_chat_command_loop(library, capsys, monkeypatch):
+    import io
+
+    from rag.cli import main
+    from rag.settings import set_settings
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who built the lighthouse?\nWhen was it built?\n/reset\n/quit\n"))
+    try:
+        code = main(["chat", "--mode", "extractive", "--data-dir", library.settings.data_dir,
+                     "--models-dir", library.settings.models_dir])
+    finally:
+        set_settings(None)
+    assert code == 0
+    out = capsys.readouterr()
+    assert out.out.count("Sources:") == 2 and "1874" in out.out
+    assert "(searched for: When was it built? (lighthouse))" in out.err
+    assert "(conversation cleared)" in out.err
+    with open(f"{library.settings.data_dir}/chat_history") as f:
+        assert "When was it built?" in f.read()

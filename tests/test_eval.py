@@ -18,6 +18,7 @@ from rag.eval import (
     metrics,
     write_csv,
 )
+from tests.fixtures_library import library  # noqa: F401  (a pytest fixture)
 
 
 def test_first_hit_rank_uses_episode_and_window():
@@ -78,3 +79,32 @@ def test_csv_rows_format(settings):
     assert list(got[0]) == CSV_FIELDS and len(got) == 4
     assert got[0]["metric"] == "tiny/hybrid/hit@1" and float(got[1]["value"]) == 0.75
     assert got[0]["model"] == settings.llm.model
+
+
+# -- the full command on the real library --------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_eval_command(library, capsys):
+    from rag.cli import main
+    from rag.settings import set_settings
+
+    base = ["--library", "current", "--json", "--data-dir", library.settings.data_dir,
+            "--models-dir", library.settings.models_dir]
+    try:
+        code = main(["eval", str(library.manifest), "--mode", "extractive", *base])
+        out = json.loads(capsys.readouterr().out)
+        code_llm = main(["eval", str(library.manifest), "--mode", "hybrid", "--limit", "3", *base])
+        out_llm = json.loads(capsys.readouterr().out)
+    finally:
+        set_settings(None)
+    assert code == 0 and code_llm == 0
+    m = out["extractive"]["metrics"]
+    assert m["questions"] == len(library.questions)
+    # retrieval on real ASR of real and synthetic speech: most first citations land in the gold window
+    assert m["hit@1"] >= 0.6 and m["hit@5"] >= m["hit@1"] and m["mrr"] >= m["hit@1"]
+    assert m["abstain_recall"] >= 0.5 and m["false_abstain"] <= 0.2
+    assert len(out_llm["hybrid"]["results"]) == 3
+    with open(f"{library.settings.data_dir}/bench/eval.csv") as f:
+        rows = list(csv.DictReader(f))
+    metrics_written = {r["metric"] for r in rows}
+    assert "spoken-qa-mini/extractive/hit@1" in metrics_written and "spoken-qa-mini/hybrid/mrr" in metrics_written

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rag.schema import Segment
@@ -17,6 +19,7 @@ from rag.summarize import (
     validate_meta,
     windows,
 )
+from tests.fixtures_library import library  # noqa: F401  (a pytest fixture)
 
 SOURCE = ("The lighthouse at the end of the pier was built in 1874 by Thomas Greene. Its lamp burned whale oil "
           "until the town switched to electric light. Every summer the harbor hosts a rowing race.")
@@ -88,3 +91,62 @@ def test_validate_meta():
                        "chapters": [{"title": "x", "start": 10}, {"title": "y", "start": 5}]}, 40)
     with pytest.raises(SummarizeError, match="did not validate"):
         validate_meta({"title": "H", "summary": "s"}, 40)
+
+
+def test_leaked_example_words_are_caught():
+    from rag import prompts
+    from rag.summarize import extract_heading, leaked_terms
+
+    msgs = prompts.summary_reduce_messages(["The lighthouse was built in 1874."])
+    assert leaked_terms("A city beekeeper explains the lighthouse.", msgs, SOURCE) == {"city", "beekeeper"}
+    assert leaked_terms("The lighthouse was built by Thomas Greene.", msgs, SOURCE) == set()
+    assert extract_heading("Every summer the harbor hosts a rowing race between the fishing villages.") == \
+        "Every summer the harbor hosts a rowing…"
+
+
+# -- on a real library with the real local LLM ------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_every_episode_gets_valid_metadata(library):
+    from rag.schema import EpisodeMeta
+    from rag.store import Store
+    from rag.summarize import summarize_episode
+
+    store = Store(library.settings)
+    episodes = store.list_episodes()
+    assert len(episodes) == len(library.ids)
+    for ep in episodes:
+        meta, report = summarize_episode(ep.id, settings=library.settings, store=store)
+        EpisodeMeta.model_validate(meta.model_dump())
+        assert meta.chapters and meta.chapters[0].start == 0.0
+        assert all(0 <= c.start <= ep.duration for c in meta.chapters)
+        assert [c.start for c in meta.chapters] == sorted({c.start for c in meta.chapters})
+        assert meta.summary.strip() and meta.tags and report.calls >= 3
+        stored = store.get_episode(ep.id)
+        assert stored.summary == meta.summary and stored.tags == meta.tags
+        assert stored.chapters == meta.chapters and stored.title == meta.title
+    # the long reading gets several chapters, each starting at a real segment time
+    lj = store.get_episode(library.ids["printing"])
+    seg_starts = {s.start for s in store.segments(lj.id)}
+    assert len(lj.chapters) >= 2 and all(c.start in seg_starts for c in lj.chapters[1:])
+
+
+@pytest.mark.slow
+def test_summarize_cli(library, capsys):
+    from rag.cli import main
+    from rag.settings import set_settings
+    from rag.store import Store
+
+    title = Store(library.settings).get_episode(library.ids["jfk"]).title
+    try:
+        code = main(["summarize", library.ids["jfk"][:12], "--json", "--keep-title", "--data-dir",
+                     library.settings.data_dir, "--models-dir", library.settings.models_dir])
+        bad = main(["summarize", "no-such-episode", "--data-dir", library.settings.data_dir,
+                    "--models-dir", library.settings.models_dir])
+    finally:
+        set_settings(None)
+    assert code == 0 and bad == 1
+    out = capsys.readouterr()
+    data = json.loads(out.out)
+    assert data[0]["episode_id"] == library.ids["jfk"] and data[0]["title"] == title
+    assert "no episode matches" in out.err
