@@ -44,6 +44,12 @@ class CTranslate2Whisper:
         self, audio: np.ndarray, *, language: str | None = None, word_timestamps: bool = True
     ) -> Transcript:
         audio = check_audio(audio)
+        from rag.runtime import blas_threads
+
+        with blas_threads(1):  # CTranslate2's OpenMP threads do the work; see rag.runtime.blas_threads
+            return self._transcribe(audio, language, word_timestamps)
+
+    def _transcribe(self, audio: np.ndarray, language: str | None, word_timestamps: bool) -> Transcript:
         segments_iter, info = self.model.transcribe(
             audio,
             language=language,
