@@ -183,12 +183,6 @@ def load_manifest(path: str | Path, audio_dir: Path | None = None) -> tuple[str,
 
 
 # -- scoring (pure) -------------------------------------------------------------------------------------------------
-def normalize(text: str) -> str:
-    text = text.lower().replace("-", " ")
-    text = re.sub(r"[^a-z0-9' ]+", " ", text).replace("'", "")
-    return " ".join(text.split())
-
-
 def first_hit_rank(cited: list[tuple[str, float]], episode_id: str, start: float, end: float,
                    tolerance: float, k: int = 5) -> int | None:
     """1-based rank of the first (episode_id, cited start) inside the gold window ± tolerance, within the top k."""
@@ -199,8 +193,12 @@ def first_hit_rank(cited: list[tuple[str, float]], episode_id: str, start: float
 
 
 def contains_gold(answer: str, golds: list[str]) -> bool:
-    a = f" {normalize(answer)} "
-    return any(f" {normalize(g)} " in a for g in golds if normalize(g))
+    """One of the gold answers occurs in the answer, compared as rag.textnorm normalises (case, punctuation and
+    digits vs number words ignored: Whisper writes "40 meters" for "forty meters")."""
+    from rag.textnorm import normalize_text
+
+    a = f" {normalize_text(answer)} "
+    return any(f" {normalize_text(g)} " in a for g in golds if normalize_text(g))
 
 
 @dataclass
