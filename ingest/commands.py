@@ -109,9 +109,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
         transcript = enhance_transcript(transcript).transcript
     text = get_writer(args.format).write(transcript)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    from rag.cli import emit
+
+    emit(text, args.output)
     return 0

@@ -81,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def emit(text: str, output: str | None) -> None:
+    """Write a command's result to `output` (saying so on stderr), or to stdout."""
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
 

@@ -68,13 +68,9 @@ def run_export(args: argparse.Namespace) -> int:
     transcript = Transcript(segments=segments, language=ep.language, model=ep.asr_model, duration=ep.duration,
                             has_word_times=any(s.words for s in segments))
     text = get_writer(args.format).write(transcript, episode=ep)
-    if args.output:
-        from pathlib import Path
+    from rag.cli import emit
 
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.output)
     return 0
 
 

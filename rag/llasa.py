@@ -194,11 +194,9 @@ def run_describe(args) -> int:
                 + "".join(f"- {format_ts(c.start)} {c.title}\n" for c in meta.chapters))
     else:
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    from rag.cli import emit
+
+    emit(text, args.output)
     return 0
 
 
