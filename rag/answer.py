@@ -30,9 +30,11 @@ from rag.schema import Answer, Citation
 from rag.search import Passage, SearchResult, content_terms, overlap, search
 
 MODES = ("extractive", "generative", "hybrid")
-DEFAULT_MODE = "hybrid"  # for capable models; the tiny local packs default to extractive (see default_mode)
-# Local packs measured too weak to write answers (docs/answers.md: their leads cut hit@1 from 0.89 to 0.44).
-EXTRACTIVE_PACKS = frozenset({"smollm2-135m-instruct", "gemma-3-270m"})
+DEFAULT_MODE = "hybrid"
+# By measurement (docs/answers.md): with two-shot prompts the Gemma 3 270M base model writes short, correct leads
+# (rag.llm.TASK_PACKS makes it the answering model); SmolLM2-135M-Instruct's leads were sometimes grounded in the
+# wrong passage, so when it is the answering model it answers extractively.
+EXTRACTIVE_PACKS = frozenset({"smollm2-135m-instruct"})
 
 # Retrieval strength needed to answer at all: the best passage either has a clearly related embedding, or a
 # related one that also holds at least two of the question's content words. Calibrated for all-MiniLM-L6-v2 on
@@ -230,18 +232,38 @@ def stream_lead(llm, question: str, passages: list[Passage], *, max_tokens: int 
             close()
 
 
+def answer_model_name(settings) -> str:
+    """The LLM that writes answers (rag.llm.task_model)."""
+    from rag.llm import task_model
+
+    return task_model(settings, "answer")
+
+
+def _local(settings) -> bool:
+    return (settings.llm.backend or "auto").lower() in ("auto", "mlx")
+
+
+def answer_llm(settings=None):
+    """The LLM object for answers (see answer_model_name); a server's model for the openai backend."""
+    from rag.llm import get_task_llm
+
+    return get_task_llm(settings, "answer")
+
+
 def default_mode(settings) -> str:
-    """extractive for the tiny local packs (measured: their answers cost more than they add), hybrid otherwise."""
-    backend = (settings.llm.backend or "auto").lower()
-    if backend in ("auto", "mlx") and settings.llm.model in EXTRACTIVE_PACKS:
+    """hybrid, except extractive when the answering model is a pack measured too weak to write answers."""
+    if _local(settings) and answer_model_name(settings) in EXTRACTIVE_PACKS:
         return "extractive"
     return DEFAULT_MODE
 
 
-def _by_rank(citations: list[Citation], passages: list[Passage]) -> list[Citation]:
-    """Citations in retrieval order (the best supported moment first), without duplicates."""
+def _by_rank(citations: list[Citation], passages: list[Passage], lead: int = 0) -> list[Citation]:
+    """The moments the model's checked answer sentences lean on (the first `lead` citations), in the order the
+    answer cites them, then the quoted passages in retrieval order; without duplicates."""
     rank = {(p.episode_id, round(p.start, 2)): i for i, p in enumerate(passages)}
-    return sorted(_dedupe(citations), key=lambda c: rank.get((c.episode_id, round(c.start, 2)), len(rank)))
+    head = _dedupe(citations[:lead])
+    rest = sorted(_dedupe(citations[lead:]), key=lambda c: rank.get((c.episode_id, round(c.start, 2)), len(rank)))
+    return _dedupe(head + rest)
 
 
 def ask(question: str, *, episode: str | None = None, history: list | None = None, settings=None,
@@ -254,9 +276,7 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
     if mode not in MODES:
         raise ValueError(f"unknown answer mode '{mode}' (choose from {', '.join(MODES)})")
     if mode != "extractive" and llm is None:
-        from rag.llm import get_llm
-
-        llm = get_llm(settings)
+        llm = answer_llm(settings)
     query = question.strip()
     if history:
         from rag.chat import standalone_question
@@ -280,6 +300,7 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
     citations: list[Citation] = []
     text = ""
     reason = decision.reason
+    n_lead = 0
     if mode in ("generative", "hybrid"):
         lead: Lead | None = None
         for item in stream_lead(llm, query, quotes):
@@ -290,6 +311,7 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
             piece = f"{' ' if text else ''}{sentence} {passage.label}"
             text += piece
             citations.append(passage.citation())
+            n_lead += 1
             yield {"type": "token", "text": piece}
         if lead is not None and lead.unknown:
             if result.best.cosine < TRUST_IDK_BELOW:
@@ -303,7 +325,7 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
         text += piece
         citations += [q.citation() for q in quotes]
         yield {"type": "token", "text": piece}
-    ans = Answer(answer=text, abstained=False, citations=_by_rank(citations, result.passages))
+    ans = Answer(answer=text, abstained=False, citations=_by_rank(citations, result.passages, n_lead))
     yield {"type": "final", "answer": ans, "passages": passages, "reason": reason}
 
 

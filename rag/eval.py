@@ -278,9 +278,9 @@ def evaluate(manifest: str | Path, *, settings=None, mode: str | None = None, to
     ids = ingest_episodes(specs, es, progress)
     store, embedder = Store(es), get_embedder(es)
     if llm is None and mode != "extractive":
-        from rag.llm import get_llm
+        from rag.answer import answer_llm
 
-        llm = get_llm(es)
+        llm = answer_llm(es)
     results: list[QuestionResult] = []
     for i, q in enumerate(questions, 1):
         t0 = time.perf_counter()
@@ -343,8 +343,10 @@ def write_csv(rows: list[dict], settings) -> Path:
 
 def csv_rows(m: dict[str, float], settings, name: str, mode: str) -> list[dict]:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    from rag.answer import answer_model_name
+
     backend = settings.llm.backend if mode != "extractive" else "none"
-    model = settings.llm.model if mode != "extractive" else "none"
+    model = answer_model_name(settings) if mode != "extractive" else "none"
     return [{"timestamp": now, "machine": machine(), "versions": versions(), "backend": backend, "model": model,
              "metric": f"{name}/{mode}/{k}", "value": round(v, 4)} for k, v in m.items()]
 
@@ -366,6 +368,8 @@ def run(args: argparse.Namespace) -> int:
     from rag.settings import get_settings
 
     settings = get_settings()
+    if getattr(args, "llm_model", None):  # --llm-model names the model that answers
+        settings.llm.answer_model = args.llm_model
     modes = args.mode or [default_mode(settings)]
     log = (lambda m: print(m, file=sys.stderr))
     all_out = {}
@@ -374,9 +378,9 @@ def run(args: argparse.Namespace) -> int:
         llm = None
         for mode in modes:
             if llm is None and mode != "extractive":
-                from rag.llm import get_llm
+                from rag.answer import answer_llm
 
-                llm = get_llm(settings)
+                llm = answer_llm(settings)
             m, results = evaluate(args.manifest, settings=settings, mode=mode, tolerance=args.tolerance,
                                   library=args.library, limit=args.limit, progress=log, llm=llm)
             path = write_csv(csv_rows(m, settings, name, mode), settings)
@@ -393,7 +397,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"eval: {name} (tolerance ±{args.tolerance:g} s, LLM {settings.llm.model})")
+    from rag.answer import answer_model_name
+
+    t = Table(title=f"eval: {name} (tolerance ±{args.tolerance:g} s, answering LLM {answer_model_name(settings)})")
     t.add_column("metric")
     for mode in modes:
         t.add_column(mode, justify="right")

@@ -17,6 +17,14 @@ def _date(value: str) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
+def _task_model_flag(args: argparse.Namespace, task: str) -> None:
+    """`--llm-model` on ask/chat/summarize names the model for that task (not only the default LLM)."""
+    if getattr(args, "llm_model", None):
+        from rag.settings import get_settings
+
+        setattr(get_settings().llm, f"{task}_model", args.llm_model)
+
+
 def _fail(exc: Exception) -> int:
     print(f"error: {exc}", file=sys.stderr)
     return 1
@@ -59,8 +67,8 @@ def add_ask(p: argparse.ArgumentParser) -> None:
     p.add_argument("question")
     p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
     p.add_argument("--mode", choices=["hybrid", "extractive", "generative"],
-                   help="extractive: transcript quotes, no LLM (the default with the tiny local packs: measured "
-                        "better, see docs/answers.md); hybrid: a short model answer checked against the transcript, "
+                   help="extractive: transcript quotes, no LLM (the default when the answering model is "
+                        "smollm2-135m-instruct: measured too weak, see docs/answers.md); hybrid: a short model answer checked against the transcript, "
                         "then the quotes (the default for other models); generative: the checked model answer only")
     p.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true",
@@ -79,8 +87,9 @@ def answer_json(answer, query: str | None = None) -> dict:
     return out
 
 
-def print_sources(answer, out=sys.stdout) -> None:
+def print_sources(answer, out=None) -> None:
     """The citations under a streamed answer (an abstention already lists the closest passages)."""
+    out = out or sys.stdout  # looked up now: sys.stdout may have been replaced since import
     if not answer.citations or answer.abstained:
         return
     print("\nSources:", file=out)
@@ -88,8 +97,9 @@ def print_sources(answer, out=sys.stdout) -> None:
         print(f"  {i}. {c.label}  {c.episode_id[:12]} {format_ts(c.start)}–{format_ts(c.end)}", file=out)
 
 
-def stream_events(events, out=sys.stdout):
+def stream_events(events, out=None):
     """Print answer tokens as they arrive; return (final Answer, standalone query)."""
+    out = out or sys.stdout
     final, query = None, None
     for ev in events:
         if ev["type"] == "token":
@@ -111,6 +121,7 @@ def run_ask(args: argparse.Namespace) -> int:
     from rag.answer import ask, ask_sync
     from rag.search import SearchError
 
+    _task_model_flag(args, "answer")
     try:
         if args.json:
             from rag.cli import print_json
@@ -152,6 +163,7 @@ def run_chat(args: argparse.Namespace) -> int:
     from rag.chat import Chat
     from rag.search import SearchError
 
+    _task_model_flag(args, "answer")
     try:
         import readline
     except ImportError:  # Windows
@@ -219,6 +231,7 @@ def run_summarize(args: argparse.Namespace) -> int:
     if bool(args.episode) == bool(args.all):
         print("error: give one EPISODE or --all", file=sys.stderr)
         return 2
+    _task_model_flag(args, "summary")
     store = Store()
     refs = [e.id for e in store.list_episodes()] if args.all else [args.episode]
     results, failed = [], 0
@@ -226,9 +239,9 @@ def run_summarize(args: argparse.Namespace) -> int:
     for ref in refs:
         try:
             if llm is None:
-                from rag.llm import get_llm
+                from rag.llm import get_task_llm
 
-                llm = get_llm()
+                llm = get_task_llm(task="summary")
             meta, report = summarize_episode(ref, store=store, llm=llm, keep_title=args.keep_title,
                                              style=args.style or DEFAULT_STYLE,
                                              progress=lambda m, r=ref: print(f"{r[:12]}: {m}", file=sys.stderr))

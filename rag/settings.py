@@ -73,6 +73,11 @@ class AsrSettings(RoleSettings):
 
 class LlmSettings(RoleSettings):
     model: str = "smollm2-135m-instruct"
+    # Per task, if not `model`: the LLM that writes answers (ask, chat) and the one that writes summaries and
+    # metadata. Unset: the pack measured best at the task while `model` is the default pack (rag.llm.TASK_PACKS,
+    # docs/answers.md), else `model`.
+    answer_model: str | None = None
+    summary_model: str | None = None
 
 
 class EmbedSettings(RoleSettings):

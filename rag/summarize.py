@@ -292,9 +292,9 @@ def describe(segments: list[Segment], duration: float | None = None, llm=None, s
     if not segments:
         raise SummarizeError("the episode has no transcript text to summarize")
     if llm is None:
-        from rag.llm import get_llm
+        from rag.llm import get_task_llm
 
-        llm = get_llm(settings)
+        llm = get_task_llm(settings, "summary")
     duration = duration if duration and duration > 0 else max(s.end for s in segments)
     full = window_text(segments)
     wins = windows(segments)

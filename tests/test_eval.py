@@ -79,7 +79,9 @@ def test_csv_rows_format(settings):
         got = list(csv.DictReader(f))
     assert list(got[0]) == CSV_FIELDS and len(got) == 4
     assert got[0]["metric"] == "tiny/hybrid/hit@1" and float(got[1]["value"]) == 0.75
-    assert got[0]["model"] == settings.llm.model
+    from rag.answer import answer_model_name
+
+    assert got[0]["model"] == answer_model_name(settings)
 
 
 # -- the full command on the real library --------------------------------------------------------------------------

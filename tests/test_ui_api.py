@@ -209,11 +209,16 @@ def test_api_models_and_llm_switch(app_url, settings):
     info = client.predict(api_name="/models")
     roles = {r["role"]: r for r in info["roles"]}
     assert roles["llm"]["model"] == settings.llm.model and roles["asr"]["model"] == settings.asr.model
+    from rag.answer import answer_model_name
+
+    assert roles["llm (answers)"]["model"] == answer_model_name(settings)
+    assert roles["llm (summaries)"]["model"] == "gemma-3-270m"  # rag.llm.TASK_PACKS while llm.model is the default
     assert {p["name"] for p in info["packs"]} >= {settings.llm.model, settings.asr.model, settings.embed.model}
     other = "gemma-3-270m" if settings.llm.model != "gemma-3-270m" else "smollm2-135m-instruct"
     assert client.predict(other, api_name="/set_llm") == {"llm": other}
     roles = {r["role"]: r for r in client.predict(api_name="/models")["roles"]}
     assert roles["llm"]["model"] == other and roles["llm"]["loaded"] is False
+    assert roles["llm (answers)"]["model"] == roles["llm (summaries)"]["model"] == other  # it does every task
 
 
 def test_uploads_over_the_limit_are_refused(settings, tmp_path):

@@ -33,6 +33,7 @@ class Backend:
         self._store = None
         self._pipeline = None
         self._llm = None
+        self._task_llms: dict = {}
         self._lock = threading.RLock()
 
     # -- shared resources --------------------------------------------------------------------------------------
@@ -66,6 +67,19 @@ class Backend:
 
                 self._llm = get_llm(self.settings)
             return self._llm
+
+    def task_llm(self, task: str):
+        """The model for a task ("answer", "summary": rag.llm.task_model): the LLM above when it is the same one."""
+        from rag.llm import task_model
+
+        if task_model(self.settings, task) == self.settings.llm.model:
+            return self.llm
+        with self._lock:
+            if task not in self._task_llms:
+                from rag.llm import get_task_llm
+
+                self._task_llms[task] = get_task_llm(self.settings, task)
+            return self._task_llms[task]
 
     # -- episodes ----------------------------------------------------------------------------------------------
     def episodes(self, include_incomplete: bool = True) -> list[Episode]:
@@ -127,7 +141,7 @@ class Backend:
         from rag.summarize import summarize_episode
 
         ep = self.find(ref)
-        meta, report = summarize_episode(ep.id, settings=self.settings, store=self.store, llm=self.llm)
+        meta, report = summarize_episode(ep.id, settings=self.settings, store=self.store, llm=self.task_llm("summary"))
         return {"episode_id": ep.id, **meta.model_dump(mode="json"),
                 "model_fields": list(report.model_fields), "fallback_fields": list(report.fallback_fields)}
 
@@ -208,7 +222,7 @@ class Backend:
         episode_id = self.find(episode).id if episode else None
         mode, llm = None, None
         try:
-            llm = self.llm
+            llm = self.task_llm("answer")
         except (ImportError, OSError, RuntimeError) as exc:  # ModelError is a RuntimeError
             # Quoting the transcript needs no LLM: answer that way, and say why.
             mode = "extractive"
@@ -232,17 +246,26 @@ class Backend:
     # -- models ------------------------------------------------------------------------------------------------
     def models(self) -> list[dict]:
         """Per role: what is configured, through which backend, and whether this server has it loaded."""
+        from rag.llm import task_model
+
         s = self.settings
+        answer_model, summary_model = task_model(s, "answer"), task_model(s, "summary")
         loaded = {
             "asr": self._pipeline is not None and self._pipeline._asr is not None,
             "embed": self._pipeline is not None and self._pipeline._embedder is not None,
             "llm": self._llm is not None,
+            "answers": "answer" in self._task_llms or (self._llm is not None and answer_model == s.llm.model),
+            "summaries": "summary" in self._task_llms or (self._llm is not None and summary_model == s.llm.model),
         }
         rows = []
         for role in ("asr", "llm", "embed"):
             rs = getattr(s, role)
             rows.append({"role": role, "model": rs.model, "backend": rs.backend, "base_url": rs.base_url or "",
                          "loaded": loaded[role]})
+            if role == "llm":
+                for name, model in (("answers", answer_model), ("summaries", summary_model)):
+                    rows.append({"role": f"llm ({name})", "model": model, "backend": rs.backend,
+                                 "base_url": rs.base_url or "", "loaded": loaded[name]})
         return rows
 
     def packs(self) -> list[dict]:
@@ -258,7 +281,8 @@ class Backend:
         return names
 
     def set_llm(self, model: str) -> dict:
-        """Switch the LLM for this server (every user): later answers and summaries use it."""
+        """Switch the LLM for this server (every user): later answers and summaries use it (a model chosen here
+        does every task, answers in the mode measured right for it: see rag.answer.default_mode)."""
         from rag.models import PACKS
 
         model = (model or "").strip()
@@ -267,9 +291,9 @@ class Backend:
         if model in PACKS and PACKS[model].role != "llm":
             raise UserError(f"'{model}' is an {PACKS[model].role} model, not an LLM")
         with self._lock:
-            llm = self.settings.llm.model_copy(update={"model": model})
+            llm = self.settings.llm.model_copy(update={"model": model, "answer_model": model, "summary_model": model})
             self.settings = self.settings.model_copy(update={"llm": llm})
-            self._llm = None
+            self._llm, self._task_llms = None, {}
             if self._pipeline is not None:  # --enhance uses the LLM through the pipeline's settings
                 self._pipeline.settings = self.settings
         return {"llm": model}
