@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,25 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("AUDIORAG_SHARED", ROOT.parent / "shared"))
 ASR_DIR = SHARED / "audio" / "asr"
 ARTIFACTS = Path(os.environ.get("AUDIORAG_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM (servers started in the background ignore SIGINT), then SIGKILL if it does not exit in time."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _models_dir() -> Path:
@@ -66,3 +88,22 @@ def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
 
+
+
+@pytest.fixture
+def app_url(settings, pack):
+    """The web app on a free port with this test's data dir and the real model packs it uses."""
+    from rag.llm import task_model
+
+    for name in {settings.asr.model, settings.embed.model, settings.llm.model, task_model(settings, "answer"),
+                 task_model(settings, "summary")}:
+        pack(name)
+    from ui.app import build_app, launch
+
+    demo = build_app(settings)
+    _, url, _ = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+
+
+from tests.fixtures_library import library  # noqa: E402,F401  (the shared read-side library fixture)

@@ -2,9 +2,7 @@
 
 It holds the episodes of the spoken-QA manifest (tests/data/spoken_qa/manifest.json): four short talks spoken by
 espeak-ng, `whisper_jfk.wav` and the 231 s LJSpeech long-form reading from ../shared/audio/asr — ingested with the
-real pipeline (real ASR, embeddings and LanceDB). Import the fixture into a test module:
-
-    from tests.fixtures_library import library  # noqa: F401
+real pipeline (real ASR, embeddings and LanceDB). tests/conftest.py makes the fixture available to every module.
 """
 
 from __future__ import annotations
@@ -25,6 +23,16 @@ class Library:
     ids: dict[str, str]  # manifest episode id → library episode id
     questions: list  # rag.eval.GoldQuestion
     manifest: Path = MANIFEST
+
+    def cli(self, *args: str) -> int:
+        """`audiorag ARGS…` against this library (its data and models dirs); the CLI's settings are dropped after."""
+        from rag.cli import main
+        from rag.settings import set_settings
+
+        try:
+            return main([*args, "--data-dir", self.settings.data_dir, "--models-dir", self.settings.models_dir])
+        finally:
+            set_settings(None)
 
 
 _built: dict[str, Library] = {}  # one build per session, even when several modules import the fixture

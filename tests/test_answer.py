@@ -23,7 +23,6 @@ from rag.answer import (
 )
 from rag.chat import is_follow_up, previous_question, rule_rewrite, standalone_question, valid_rewrite
 from rag.search import Passage, SearchResult
-from tests.fixtures_library import library  # noqa: F401  (a pytest fixture)
 
 
 def P(text: str, start: float = 0.0, score: float = 0.8, cosine: float = 0.6, overlap: float = 0.5,
@@ -233,14 +232,7 @@ def test_modes_answer_from_the_transcript(library, mode):
 
 @pytest.mark.slow
 def test_ask_cli_json(library, capsys):
-    from rag.cli import main
-    from rag.settings import set_settings
-
-    try:
-        code = main(["ask", "Who built the lighthouse?", "--json", "--data-dir", library.settings.data_dir,
-                     "--models-dir", library.settings.models_dir])
-    finally:
-        set_settings(None)
+    code = library.cli("ask", "Who built the lighthouse?", "--json")
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"answer", "abstained", "citations"} and out["abstained"] is False
@@ -272,15 +264,8 @@ def test_chat_follow_up_is_rewritten(library):
 def test_chat_command_loop(library, capsys, monkeypatch):
     import io
 
-    from rag.cli import main
-    from rag.settings import set_settings
-
     monkeypatch.setattr("sys.stdin", io.StringIO("Who built the lighthouse?\nWhen was it built?\n/reset\n/quit\n"))
-    try:
-        code = main(["chat", "--mode", "extractive", "--data-dir", library.settings.data_dir,
-                     "--models-dir", library.settings.models_dir])
-    finally:
-        set_settings(None)
+    code = library.cli("chat", "--mode", "extractive")
     assert code == 0
     out = capsys.readouterr()
     assert out.out.count("Sources:") == 2 and "1874" in out.out

@@ -18,7 +18,6 @@ from rag.eval import (
     metrics,
     write_csv,
 )
-from tests.fixtures_library import library  # noqa: F401  (a pytest fixture)
 
 
 def test_first_hit_rank_uses_episode_and_window():
@@ -88,18 +87,11 @@ def test_csv_rows_format(settings):
 
 @pytest.mark.slow
 def test_eval_command(library, capsys):
-    from rag.cli import main
-    from rag.settings import set_settings
-
-    base = ["--library", "current", "--json", "--data-dir", library.settings.data_dir,
-            "--models-dir", library.settings.models_dir]
-    try:
-        code = main(["eval", str(library.manifest), "--mode", "extractive", *base])
-        out = json.loads(capsys.readouterr().out)
-        code_llm = main(["eval", str(library.manifest), "--mode", "hybrid", "--limit", "3", *base])
-        out_llm = json.loads(capsys.readouterr().out)
-    finally:
-        set_settings(None)
+    code = library.cli("eval", str(library.manifest), "--mode", "extractive", "--library", "current", "--json")
+    out = json.loads(capsys.readouterr().out)
+    code_llm = library.cli("eval", str(library.manifest), "--mode", "hybrid", "--limit", "3", "--library", "current",
+                           "--json")
+    out_llm = json.loads(capsys.readouterr().out)
     assert code == 0 and code_llm == 0
     m = out["extractive"]["metrics"]
     assert m["questions"] == len(library.questions)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ import pytest
 
 from rag.llm import LLM, PLAIN_STOP, StopFilter, clear_cache, filter_stops, get_llm, plain_prompt
 from rag.models import ModelError
+from tests.conftest import free_port, stop_process
 
 CHAT = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -93,11 +92,6 @@ def test_mlx_base_model_without_chat_template_uses_plain_prompt(settings):
 
 
 # -- a real OpenAI-compatible server -----------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _completion(port: int, timeout: float) -> dict:
     body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}).encode()
@@ -112,7 +106,7 @@ def mlx_server(pack, tmp_path):
     """`python -m mlx_lm server` on the smollm2 pack; ready once a 1-token completion answers (the model loads on
     the first request, /health answers earlier)."""
     folder = pack("smollm2-135m-instruct")
-    port = _free_port()
+    port = free_port()
     hub = tmp_path / "hf-cache"
     hub.mkdir()
     env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
@@ -135,12 +129,7 @@ def mlx_server(pack, tmp_path):
                 time.sleep(1)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=30)
         log.close()
 
 
@@ -166,7 +155,7 @@ def test_openai_backend_streams_from_mlx_lm_server(settings, mlx_server):
 @pytest.mark.slow
 def test_openai_backend_falls_back_to_local_when_server_is_down(settings, caplog, capfd):
     clear_cache()
-    port = _free_port()  # closed: nothing listens there
+    port = free_port()  # closed: nothing listens there
     settings.llm.backend = "openai"
     settings.llm.base_url = f"http://127.0.0.1:{port}/v1"
     llm = get_llm(settings)

@@ -16,8 +16,6 @@ import io
 import json
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ASR_DIR, normalize_text, wer
+from tests.conftest import ASR_DIR, free_port, normalize_text, stop_process, wer
 
 SERVER_MODEL = "whisper-tiny.en"  # the name the server's config gives the pack (sent as model_name)
 JFK = ASR_DIR / "wav16k" / "whisper_jfk.wav"
@@ -38,11 +36,6 @@ LEOPARD = ASR_DIR / "wav16k" / "leopard_test_en.wav"
 CHEETAH = ASR_DIR / "wav16k" / "cheetah_test_en.wav"
 CHEETAH_NORM = ASR_DIR / "wav16k" / "cheetah_test_en_norm.wav"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def reference(asr_manifest, path: Path) -> str:
@@ -86,13 +79,7 @@ class Server:
             time.sleep(0.3)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # it ignores SIGINT when started in the background
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import warnings
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ASR_DIR, ROOT
+from tests.conftest import ASR_DIR, ROOT, free_port
 
 BUCKET = "audiorag-test"
 KEY_ID, SECRET = "test-key-id", "test-secret-key"  # moto accepts any; explicit keys are the point
@@ -31,11 +30,6 @@ LEOPARD = ASR_DIR / "wav16k" / "leopard_test_en.wav"
 QUESTION = "What did he tell his fellow Americans to ask?"
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

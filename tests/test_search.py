@@ -16,7 +16,6 @@ from rag.search import (
     segments_in,
     stem,
 )
-from tests.fixtures_library import library  # noqa: F401  (a pytest fixture)
 
 
 def S(i: int, start: float, end: float, text: str) -> Segment:
@@ -107,14 +106,7 @@ def test_search_filters(library):
 
 @pytest.mark.slow
 def test_search_cli_json(library, capsys):
-    from rag.cli import main
-    from rag.settings import set_settings
-
-    try:
-        code = main(["search", "honey bees in the city", "--json", "-k", "3", "--data-dir", library.settings.data_dir,
-                     "--models-dir", library.settings.models_dir])
-    finally:
-        set_settings(None)
+    code = library.cli("search", "honey bees in the city", "--json", "-k", "3")
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["query"] == "honey bees in the city" and 1 <= len(out["results"]) <= 3

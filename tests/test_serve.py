@@ -4,7 +4,6 @@ server listens on 127.0.0.1 unless told otherwise."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port, stop_process
 from ui.serve import parse_auth
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def non_loopback_ipv4() -> str | None:
@@ -63,12 +58,7 @@ def served(tmp_path, models_dir):
         wait_listening(port, proc)
         yield port, proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_parse_auth():

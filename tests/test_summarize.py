@@ -19,7 +19,6 @@ from rag.summarize import (
     validate_meta,
     windows,
 )
-from tests.fixtures_library import library  # noqa: F401  (a pytest fixture)
 
 SOURCE = ("The lighthouse at the end of the pier was built in 1874 by Thomas Greene. Its lamp burned whale oil "
           "until the town switched to electric light. Every summer the harbor hosts a rowing race.")
@@ -133,18 +132,11 @@ def test_every_episode_gets_valid_metadata(library):
 
 @pytest.mark.slow
 def test_summarize_cli(library, capsys):
-    from rag.cli import main
-    from rag.settings import set_settings
     from rag.store import Store
 
     title = Store(library.settings).get_episode(library.ids["jfk"]).title
-    try:
-        code = main(["summarize", library.ids["jfk"][:12], "--json", "--keep-title", "--data-dir",
-                     library.settings.data_dir, "--models-dir", library.settings.models_dir])
-        bad = main(["summarize", "no-such-episode", "--data-dir", library.settings.data_dir,
-                    "--models-dir", library.settings.models_dir])
-    finally:
-        set_settings(None)
+    code = library.cli("summarize", library.ids["jfk"][:12], "--json", "--keep-title")
+    bad = library.cli("summarize", "no-such-episode")
     assert code == 0 and bad == 1
     out = capsys.readouterr()
     data = json.loads(out.out)

@@ -4,13 +4,12 @@ rendering, upload staging."""
 from __future__ import annotations
 
 import html
-import socket
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
-from tests.conftest import ASR_DIR
+from tests.conftest import ASR_DIR, free_port
 from rag.schema import Episode, Segment
 from ui import render
 from ui.uploads import UploadError, cleanup, safe_name, stage_uploads
@@ -113,24 +112,6 @@ def test_stage_uploads_refuses_files_over_the_limit(settings, tmp_path):
 
 
 # -- the API, end to end -------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def app_url(settings, pack):
-    """The app on a free port with this test's data dir and real model packs."""
-    for name in (settings.asr.model, settings.embed.model, settings.llm.model):
-        pack(name)
-    from ui.app import build_app, launch
-
-    demo = build_app(settings)
-    _, url, _ = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
-
 
 @pytest.mark.slow
 def test_api_ingests_a_file_and_answers_with_a_citation(app_url, settings):

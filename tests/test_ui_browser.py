@@ -15,7 +15,6 @@ import json
 import re
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ if str(ROOT) not in sys.path:  # when run as a script
     sys.path.insert(0, str(ROOT))
 
 import rag  # noqa: E402,F401  (BLAS preload before anything imports MLX)
+from tests.conftest import free_port  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -40,11 +40,6 @@ LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt install chromium)")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch_browser(p):
@@ -75,18 +70,6 @@ def player_state(page) -> dict:
 
 
 # -- the acceptance flow -----------------------------------------------------------------------------------------
-@pytest.fixture
-def app_url(settings, pack):
-    for name in (settings.asr.model, settings.embed.model, settings.llm.model):
-        pack(name)
-    from ui.app import build_app, launch
-
-    demo = build_app(settings)
-    _, url, _ = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
-
-
 @pytest.mark.slow
 def test_upload_ask_click_citation_plays_the_moment(app_url, artifacts, asr_manifest):
     from playwright.sync_api import expect, sync_playwright
