@@ -61,8 +61,8 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
     """Voxtral's answer about `episode`'s audio, citing the stretch of audio it heard."""
     import openai
 
-    from ingest.asr.openai import api_base, wav_bytes
-    from ingest.decode import decode
+    from ingest.asr.openai import wav_bytes
+    from ingest.decode import SAMPLE_RATE, decode
     from rag.settings import get_settings
     from rag.storage import local_copy
 
@@ -83,7 +83,7 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
         raise AudioAskError(f"episode '{ep.title}' has no audio copy in the library (a transcript imported "
                             "without its recording)")
     audio = decode(local_copy(ep.audio_path, settings), max_seconds=None)
-    duration = len(audio) / 16000
+    duration = len(audio) / SAMPLE_RATE
     center = 0.0
     if duration > max_s:
         from rag.search import search
@@ -91,8 +91,8 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
         hits = search(question, k=1, episode=ep.id, settings=settings, store=store).passages
         center = hits[0].start if hits else 0.0
     start, end = audio_window(duration, center, max_s)
-    wav = wav_bytes(audio[int(start * 16000):int(end * 16000)])
-    base_url = api_base(settings.llm.base_url)
+    wav = wav_bytes(audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)])
+    base_url = settings.llm.base_url
     client = openai.OpenAI(base_url=base_url, api_key=settings.llm.api_key or "not-needed", timeout=600.0,
                            max_retries=2)
     try:

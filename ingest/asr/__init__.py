@@ -16,10 +16,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ingest.decode import SAMPLE_RATE  # noqa: F401  (re-exported: the rate every backend is fed)
 from rag.models import PACKS, ModelError
 from rag.schema import Transcript
 
-SAMPLE_RATE = 16000
 BACKENDS = ("mlx", "ctranslate2")  # the local ones
 REMOTE = "openai"
 

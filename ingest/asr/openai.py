@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 import wave
-from urllib.parse import urlparse
 
 import numpy as np
 
@@ -176,12 +175,6 @@ def parse_response(data: dict, offset: float = 0.0,
     return segments, all(s.words for s in segments), language
 
 
-def api_base(url: str) -> str:
-    """`http://host:8000` → `http://host:8000/v1` (a bare server address means its OpenAI API root)."""
-    url = url.rstrip("/")
-    return url + "/v1" if urlparse(url).path in ("", "/") else url
-
-
 # -- the backend -----------------------------------------------------------------------------------------------
 
 
@@ -197,7 +190,7 @@ class OpenAIWhisper:
             raise ModelError("asr backend 'openai' needs a server: set asr.base_url (AUDIORAG_ASR__BASE_URL), "
                              "e.g. http://127.0.0.1:8000/v1")
         self.settings = settings
-        self.base_url = api_base(asr.base_url)
+        self.base_url = asr.base_url  # the API root (RoleSettings normalises it)
         self.remote_model = asr.remote_model or "whisper-1"
         self.model_name = f"openai:{self.remote_model}"
         self.max_samples = max_piece_samples(asr.max_upload_mb, asr.max_piece_s)
