@@ -17,6 +17,7 @@ answer's backbone and the model is optional garnish.
   {"type": "passages", "passages": […]}  the retrieved passages (Passage.to_dict()), best first
   {"type": "token", "text": …}        answer text, in order; concatenated they are the final answer text
   {"type": "final", "answer": Answer, "passages": […]}
+  {"type": "warning", "text": …}      the answering LLM could not be loaded: the answer quotes the transcript
 """
 
 from __future__ import annotations
@@ -239,20 +240,11 @@ def answer_model_name(settings) -> str:
     return task_model(settings, "answer")
 
 
-def _local(settings) -> bool:
-    return (settings.llm.backend or "auto").lower() in ("auto", "mlx")
-
-
-def answer_llm(settings=None):
-    """The LLM object for answers (see answer_model_name); a server's model for the openai backend."""
-    from rag.llm import get_task_llm
-
-    return get_task_llm(settings, "answer")
-
-
 def default_mode(settings) -> str:
     """hybrid, except extractive when the answering model is a pack measured too weak to write answers."""
-    if _local(settings) and answer_model_name(settings) in EXTRACTIVE_PACKS:
+    from rag.llm import is_local
+
+    if is_local(settings) and answer_model_name(settings) in EXTRACTIVE_PACKS:
         return "extractive"
     return DEFAULT_MODE
 
@@ -276,7 +268,15 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
     if mode not in MODES:
         raise ValueError(f"unknown answer mode '{mode}' (choose from {', '.join(MODES)})")
     if mode != "extractive" and llm is None:
-        llm = answer_llm(settings)
+        from rag.llm import get_task_llm
+
+        try:
+            llm = get_task_llm(settings, "answer")
+        except (ImportError, OSError, RuntimeError) as exc:  # a ModelError is a RuntimeError
+            # Quoting the transcript needs no LLM: answer that way, and say why.
+            mode = "extractive"
+            yield {"type": "warning", "text": f"LLM unavailable ({' '.join(str(exc).split())}): answering with "
+                                              "transcript quotes only"}
     query = question.strip()
     if history:
         from rag.chat import standalone_question

@@ -54,11 +54,13 @@ def settings_from_args(args: argparse.Namespace):
     from rag.settings import load_settings, set_settings
 
     role = lambda **kw: {k: v for k, v in kw.items() if v is not None} or None  # noqa: E731
+    llm_model = getattr(args, "llm_model", None)  # a model named on the command line does every task
     s = load_settings(
         data_dir=getattr(args, "data_dir", None),
         models_dir=getattr(args, "models_dir", None),
         asr=role(model=getattr(args, "asr_model", None), backend=getattr(args, "asr_backend", None)),
-        llm=role(model=getattr(args, "llm_model", None), backend=getattr(args, "llm_backend", None)),
+        llm=role(model=llm_model, answer_model=llm_model, summary_model=llm_model,
+                 backend=getattr(args, "llm_backend", None)),
         embed=role(model=getattr(args, "embed_model", None)),
     )
     set_settings(s)

@@ -278,9 +278,9 @@ def evaluate(manifest: str | Path, *, settings=None, mode: str | None = None, to
     ids = ingest_episodes(specs, es, progress)
     store, embedder = Store(es), get_embedder(es)
     if llm is None and mode != "extractive":
-        from rag.answer import answer_llm
+        from rag.llm import get_task_llm
 
-        llm = answer_llm(es)
+        llm = get_task_llm(es, "answer")
     results: list[QuestionResult] = []
     for i, q in enumerate(questions, 1):
         t0 = time.perf_counter()
@@ -368,8 +368,6 @@ def run(args: argparse.Namespace) -> int:
     from rag.settings import get_settings
 
     settings = get_settings()
-    if getattr(args, "llm_model", None):  # --llm-model names the model that answers
-        settings.llm.answer_model = args.llm_model
     modes = args.mode or [default_mode(settings)]
     log = (lambda m: print(m, file=sys.stderr))
     all_out = {}
@@ -378,9 +376,9 @@ def run(args: argparse.Namespace) -> int:
         llm = None
         for mode in modes:
             if llm is None and mode != "extractive":
-                from rag.answer import answer_llm
+                from rag.llm import get_task_llm
 
-                llm = answer_llm(settings)
+                llm = get_task_llm(settings, "answer")
             m, results = evaluate(args.manifest, settings=settings, mode=mode, tolerance=args.tolerance,
                                   library=args.library, limit=args.limit, progress=log, llm=llm)
             path = write_csv(csv_rows(m, settings, name, mode), settings)

@@ -17,14 +17,6 @@ def _date(value: str) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
-def _task_model_flag(args: argparse.Namespace, task: str) -> None:
-    """`--llm-model` on ask/chat/summarize names the model for that task (not only the default LLM)."""
-    if getattr(args, "llm_model", None):
-        from rag.settings import get_settings
-
-        setattr(get_settings().llm, f"{task}_model", args.llm_model)
-
-
 def _fail(exc: Exception) -> int:
     print(f"error: {exc}", file=sys.stderr)
     return 1
@@ -107,6 +99,8 @@ def stream_events(events, out=None):
             out.flush()
         elif ev["type"] == "query":
             query = ev["text"]
+        elif ev["type"] == "warning":
+            print(f"warning: {ev['text']}", file=sys.stderr)
         elif ev["type"] == "final":
             final = ev["answer"]
     out.write("\n")
@@ -121,7 +115,6 @@ def run_ask(args: argparse.Namespace) -> int:
     from rag.answer import ask, ask_sync
     from rag.search import SearchError
 
-    _task_model_flag(args, "answer")
     try:
         if args.json:
             from rag.cli import print_json
@@ -163,7 +156,6 @@ def run_chat(args: argparse.Namespace) -> int:
     from rag.chat import Chat
     from rag.search import SearchError
 
-    _task_model_flag(args, "answer")
     try:
         import readline
     except ImportError:  # Windows
@@ -231,7 +223,6 @@ def run_summarize(args: argparse.Namespace) -> int:
     if bool(args.episode) == bool(args.all):
         print("error: give one EPISODE or --all", file=sys.stderr)
         return 2
-    _task_model_flag(args, "summary")
     store = Store()
     refs = [e.id for e in store.list_episodes()] if args.all else [args.episode]
     results, failed = [], 0

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,6 +47,15 @@ def config_path() -> Path:
     return Path(os.environ.get("AUDIORAG_CONFIG", "audiorag.toml"))
 
 
+def api_root(url: str) -> str:
+    """A role's base_url as an OpenAI API root: `http://host:8000` → `http://host:8000/v1` (a bare server address
+    means its API root). Every OpenAI-compatible client here (LLM, ASR, Voxtral) goes through this."""
+    from urllib.parse import urlparse
+
+    url = url.rstrip("/")
+    return url + "/v1" if urlparse(url).path in ("", "/") else url
+
+
 class RoleSettings(BaseModel):
     """Which model does a role, and through which backend.
 
@@ -54,24 +63,11 @@ class RoleSettings(BaseModel):
     `backend` is `auto` (chosen per platform), `mlx`, `ctranslate2` (ASR only), or `openai` (a server).
     """
 
-    model_config = ConfigDict(validate_assignment=True)  # so a base_url set later is normalised too
-
     model: str
     backend: str = "auto"
     base_url: str | None = None
     api_key: str | None = None
     remote_model: str | None = None  # the model name to send to an OpenAI-compatible server
-
-    @field_validator("base_url")
-    @classmethod
-    def _api_root(cls, url: str | None) -> str | None:
-        """`http://host:8000` → `http://host:8000/v1`: a bare server address means its OpenAI API root."""
-        if not url:
-            return url
-        from urllib.parse import urlparse
-
-        url = url.rstrip("/")
-        return url + "/v1" if urlparse(url).path in ("", "/") else url
 
 
 class AsrSettings(RoleSettings):

@@ -63,7 +63,7 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
 
     from ingest.asr.openai import wav_bytes
     from ingest.decode import SAMPLE_RATE, decode
-    from rag.settings import get_settings
+    from rag.settings import api_root, get_settings
     from rag.storage import local_copy
 
     settings = settings or get_settings()
@@ -92,7 +92,7 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
         center = hits[0].start if hits else 0.0
     start, end = audio_window(duration, center, max_s)
     wav = wav_bytes(audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)])
-    base_url = settings.llm.base_url
+    base_url = api_root(settings.llm.base_url)
     client = openai.OpenAI(base_url=base_url, api_key=settings.llm.api_key or "not-needed", timeout=600.0,
                            max_retries=2)
     try:

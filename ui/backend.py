@@ -32,8 +32,6 @@ class Backend:
         self.settings = settings or get_settings()
         self._store = None
         self._pipeline = None
-        self._llm = None
-        self._task_llms: dict = {}
         self._lock = threading.RLock()
 
     # -- shared resources --------------------------------------------------------------------------------------
@@ -58,28 +56,6 @@ class Backend:
     @property
     def embedder(self):
         return self.pipeline.embedder
-
-    @property
-    def llm(self):
-        with self._lock:
-            if self._llm is None:
-                from rag.llm import get_llm
-
-                self._llm = get_llm(self.settings)
-            return self._llm
-
-    def task_llm(self, task: str):
-        """The model for a task ("answer", "summary": rag.llm.task_model): the LLM above when it is the same one."""
-        from rag.llm import task_model
-
-        if task_model(self.settings, task) == self.settings.llm.model:
-            return self.llm
-        with self._lock:
-            if task not in self._task_llms:
-                from rag.llm import get_task_llm
-
-                self._task_llms[task] = get_task_llm(self.settings, task)
-            return self._task_llms[task]
 
     # -- episodes ----------------------------------------------------------------------------------------------
     def episodes(self, include_incomplete: bool = True) -> list[Episode]:
@@ -141,7 +117,7 @@ class Backend:
         from rag.summarize import summarize_episode
 
         ep = self.find(ref)
-        meta, report = summarize_episode(ep.id, settings=self.settings, store=self.store, llm=self.task_llm("summary"))
+        meta, report = summarize_episode(ep.id, settings=self.settings, store=self.store)
         return {"episode_id": ep.id, **meta.model_dump(mode="json"),
                 "model_fields": list(report.model_fields), "fallback_fields": list(report.fallback_fields)}
 
@@ -220,15 +196,8 @@ class Backend:
         if not (question or "").strip():
             raise UserError("type a question first")
         episode_id = self.find(episode).id if episode else None
-        mode, llm = None, None
-        try:
-            llm = self.task_llm("answer")
-        except (ImportError, OSError, RuntimeError) as exc:  # ModelError is a RuntimeError
-            # Quoting the transcript needs no LLM: answer that way, and say why.
-            mode = "extractive"
-            yield {"type": "warning", "text": f"LLM unavailable ({one_line(exc)}): answering with transcript quotes only"}
         yield from ask(question, episode=episode_id, history=history or None, settings=self.settings,
-                       store=self.store, embedder=self.embedder, llm=llm, mode=mode)
+                       store=self.store, embedder=self.embedder)
 
     def search(self, query: str, episode: str | None = None, k: int = 8) -> list[dict]:
         from rag.search import SearchError, search
@@ -246,16 +215,16 @@ class Backend:
     # -- models ------------------------------------------------------------------------------------------------
     def models(self) -> list[dict]:
         """Per role: what is configured, through which backend, and whether this server has it loaded."""
-        from rag.llm import task_model
+        from rag.llm import is_loaded, task_model
 
         s = self.settings
         answer_model, summary_model = task_model(s, "answer"), task_model(s, "summary")
         loaded = {
             "asr": self._pipeline is not None and self._pipeline._asr is not None,
             "embed": self._pipeline is not None and self._pipeline._embedder is not None,
-            "llm": self._llm is not None,
-            "answers": "answer" in self._task_llms or (self._llm is not None and answer_model == s.llm.model),
-            "summaries": "summary" in self._task_llms or (self._llm is not None and summary_model == s.llm.model),
+            "llm": is_loaded(s, s.llm.model),
+            "answers": is_loaded(s, answer_model),
+            "summaries": is_loaded(s, summary_model),
         }
         rows = []
         for role in ("asr", "llm", "embed"):
@@ -293,7 +262,6 @@ class Backend:
         with self._lock:
             llm = self.settings.llm.model_copy(update={"model": model, "answer_model": model, "summary_model": model})
             self.settings = self.settings.model_copy(update={"llm": llm})
-            self._llm, self._task_llms = None, {}
             if self._pipeline is not None:  # --enhance uses the LLM through the pipeline's settings
                 self._pipeline.settings = self.settings
         return {"llm": model}

@@ -33,6 +33,7 @@ import numpy as np
 from ingest.asr import SAMPLE_RATE, check_audio, words_in_order
 from rag.models import ModelError
 from rag.schema import Segment, Transcript, Word
+from rag.settings import api_root
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ class OpenAIWhisper:
             raise ModelError("asr backend 'openai' needs a server: set asr.base_url (AUDIORAG_ASR__BASE_URL), "
                              "e.g. http://127.0.0.1:8000/v1")
         self.settings = settings
-        self.base_url = asr.base_url  # the API root (RoleSettings normalises it)
+        self.base_url = api_root(asr.base_url)
         self.remote_model = asr.remote_model or "whisper-1"
         self.model_name = f"openai:{self.remote_model}"
         self.max_samples = max_piece_samples(asr.max_upload_mb, asr.max_piece_s)

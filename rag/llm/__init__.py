@@ -12,8 +12,6 @@ from typing import Iterable, Iterator, Protocol, runtime_checkable
 
 from rag.models import ModelError
 
-Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
-
 
 @runtime_checkable
 class LLM(Protocol):
@@ -124,15 +122,17 @@ _CACHE: dict[tuple, LLM] = {}
 _LOCK = threading.Lock()
 
 
-DEFAULT_PACK = "smollm2-135m-instruct"  # settings.llm.model's default
+from rag.settings import LlmSettings  # noqa: E402  (light: pydantic only)
+
+DEFAULT_PACK = LlmSettings.model_fields["model"].default
 # The local pack for each task while llm.model is the default, by measurement (docs/answers.md): Gemma 3 270M's
 # two-shot answers cite the right moment and its titles, chapters and descriptions pass the checks more often
 # (12/30 fields vs 7/30). Transcript cleanup ("enhance") and llasa-cli stay on llm.model, the instruct model.
 TASK_PACKS = {"answer": "gemma-3-270m", "summary": "gemma-3-270m"}
-TASKS = ("answer", "summary")
 
 
-def _local(settings) -> bool:
+def is_local(settings) -> bool:
+    """True when the LLM runs in this process (backend auto/mlx), not on a server."""
     return (settings.llm.backend or "auto").lower() in ("auto", "mlx")
 
 
@@ -143,7 +143,7 @@ def task_model(settings, task: str) -> str:
     explicit = getattr(settings.llm, f"{task}_model", None)
     if explicit:
         return explicit
-    if _local(settings) and settings.llm.model == DEFAULT_PACK:
+    if is_local(settings) and settings.llm.model == DEFAULT_PACK:
         return TASK_PACKS.get(task, settings.llm.model)
     return settings.llm.model
 
@@ -153,7 +153,7 @@ def get_task_llm(settings=None, task: str = "answer") -> LLM:
     from rag.settings import get_settings
 
     settings = settings or get_settings()
-    if not _local(settings):
+    if not is_local(settings):
         return get_llm(settings)
     return get_llm(settings, model=task_model(settings, task))
 
@@ -165,7 +165,7 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None)
     name sent to the server (`settings.llm.remote_model`) for the `openai` backend. `backend` overrides
     `settings.llm.backend`: `auto`/`mlx` → mlx-lm in process, `openai` → an OpenAI-compatible server.
     """
-    from rag.settings import get_settings
+    from rag.settings import api_root, get_settings
 
     settings = settings or get_settings()
     backend = (backend or settings.llm.backend or "auto").lower()
@@ -175,7 +175,9 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None)
         from rag.llm.openai import OpenAILLM
 
         base_url = settings.llm.base_url
-        if not base_url:
+        if base_url:
+            base_url = api_root(base_url)
+        else:
             raise ModelError("llm backend 'openai' needs a server address: set llm.base_url (AUDIORAG_LLM__BASE_URL)")
         remote = model or settings.llm.remote_model
         key = ("openai", base_url, remote, settings.llm.api_key, settings.llm.model)
@@ -191,15 +193,27 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None)
 def load_mlx(spec: str, settings=None) -> LLM:
     """The mlx-lm model for a pack name / folder / hub id, loaded once per process."""
     from rag.models.resolve import resolve_model
+    from rag.settings import get_settings
 
-    target = resolve_model(spec, "llm", settings)
-    key = ("mlx", str(target))
+    settings = settings or get_settings()
+    key = ("mlx", spec, str(settings.models_path))  # looked up before resolving: a hit costs no pack check
     with _LOCK:
         if key not in _CACHE:
             from rag.llm.mlx import MlxLLM
 
-            _CACHE[key] = MlxLLM(target, name=spec)
+            _CACHE[key] = MlxLLM(resolve_model(spec, "llm", settings), name=spec)
         return _CACHE[key]
+
+
+def is_loaded(settings, model: str) -> bool:
+    """Whether this process holds `model` loaded already (for a server backend: whether its client exists)."""
+    with _LOCK:
+        if is_local(settings):
+            return ("mlx", model, str(settings.models_path)) in _CACHE
+        from rag.settings import api_root
+
+        url = api_root(settings.llm.base_url or "")
+        return any(k[0] == "openai" and k[1] == url for k in _CACHE)
 
 
 def clear_cache() -> None:
