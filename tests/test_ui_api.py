@@ -196,6 +196,9 @@ def test_api_models_and_llm_switch(app_url, settings):
     assert roles["llm (summaries)"]["model"] == "gemma-3-270m"  # rag.llm.TASK_PACKS while llm.model is the default
     assert {p["name"] for p in info["packs"]} >= {settings.llm.model, settings.asr.model, settings.embed.model}
     other = "gemma-3-270m" if settings.llm.model != "gemma-3-270m" else "smollm2-135m-instruct"
+    from rag.llm import clear_cache
+
+    clear_cache()  # "loaded" is this process's model cache, which earlier tests in it may have filled
     assert client.predict(other, api_name="/set_llm") == {"llm": other}
     roles = {r["role"]: r for r in client.predict(api_name="/models")["roles"]}
     assert roles["llm"]["model"] == other and roles["llm"]["loaded"] is False
