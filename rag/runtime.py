@@ -17,6 +17,7 @@ import os
 import platform
 import sys
 import sysconfig
+import threading
 from pathlib import Path
 
 _BLAS_PATH: str | None = None
@@ -75,6 +76,17 @@ def preload_blas() -> str | None:
     return None
 
 
+def blas_num_threads() -> int | None:
+    """How many threads the preloaded OpenBLAS uses (None without one)."""
+    getter = getattr(_BLAS_LIB, "openblas_get_num_threads", None) if _BLAS_LIB is not None else None
+    return int(getter()) if getter is not None else None
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_LIMITS: list[int] = []  # the limits of the blocks running now; OpenBLAS's setting is process-wide
+_THREADS_BEFORE: int | None = None
+
+
 @contextlib.contextmanager
 def blas_threads(n: int):
     """Run a block with the preloaded OpenBLAS limited to `n` threads.
@@ -82,18 +94,26 @@ def blas_threads(n: int):
     CTranslate2 (faster-whisper) runs its own OpenMP threads and, with our OpenBLAS in the global namespace, its
     GEMMs land in it too: both thread pools then fight over the cores. Measured here on whisper_jfk.wav: 69 s
     with OpenBLAS at 2 threads vs 2.6 s at 1 thread (2.4 s with no preload at all).
+
+    The setting is process-wide: overlapping blocks (two ingests in the web app's worker threads) keep the lowest
+    limit while any runs, and the first block's "before" value comes back only when the last one ends.
     """
+    global _THREADS_BEFORE
     setter = getattr(_BLAS_LIB, "openblas_set_num_threads", None) if _BLAS_LIB is not None else None
-    getter = getattr(_BLAS_LIB, "openblas_get_num_threads", None) if _BLAS_LIB is not None else None
-    if setter is None or getter is None:
+    if setter is None or blas_num_threads() is None:
         yield
         return
-    before = getter()
-    setter(n)
+    with _THREADS_LOCK:
+        if not _THREADS_LIMITS:
+            _THREADS_BEFORE = blas_num_threads()
+        _THREADS_LIMITS.append(n)
+        setter(min(_THREADS_LIMITS))
     try:
         yield
     finally:
-        setter(before)
+        with _THREADS_LOCK:
+            _THREADS_LIMITS.remove(n)
+            setter(min(_THREADS_LIMITS) if _THREADS_LIMITS else _THREADS_BEFORE)
 
 
 def blas_status() -> tuple[str | None, str | None]:

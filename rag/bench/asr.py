@@ -41,7 +41,6 @@ from rag.bench.common import Ctx, word_errors
 BENCH = "asr"
 QUICK_SECONDS = 10.0
 WARMUP_SECONDS = 3.0
-AUDIO_EXTS = {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".webm", ".mp4"}
 PLAIN = "faster-whisper"
 CT2_REPEATS = 3
 
@@ -72,6 +71,8 @@ def default_audio_dir() -> Path | None:
 
 def audio_set(folder: Path, quick: bool, max_files: int | None = None) -> list[Clip]:
     """The clips to transcribe, in a fixed order (see the module docstring)."""
+    from ingest.decode import is_audio_path
+
     manifest = folder / "asr_manifest.json"
     clips: list[Clip] = []
     if manifest.is_file():
@@ -86,7 +87,7 @@ def audio_set(folder: Path, quick: bool, max_files: int | None = None) -> list[C
             clips += [Clip(u["id"], folder / u["file"], u.get("text")) for u in data.get("long_form", [])]
     else:
         for f in sorted(folder.iterdir()):
-            if f.suffix.lower() in AUDIO_EXTS and not f.name.startswith("."):
+            if is_audio_path(f) and not f.name.startswith("."):
                 ref = f.with_suffix(".txt")
                 clips.append(Clip(f.stem, f, ref.read_text().strip() if ref.is_file() else None))
         if quick:

@@ -135,22 +135,12 @@ def versions_label() -> str:
             parts.append(f"{dist.replace('mlx-audio-rag', 'audiorag')} {md.version(dist)}")
         except md.PackageNotFoundError:
             continue
-    from rag.runtime import blas_status, preload_blas
+    from rag.runtime import blas_num_threads, blas_status
 
-    preload_blas()
-    blas = blas_status()[0]
-    parts.append(f"blas {Path(blas).name if blas else 'reference'}" + (f" ({blas_threads(blas)} threads)" if blas else ""))
+    blas = blas_status()[0]  # `import rag` preloaded it
+    # the thread count matters a lot when other processes share the cores
+    parts.append(f"blas {Path(blas).name if blas else 'reference'}" + (f" ({blas_num_threads()} threads)" if blas else ""))
     return "; ".join(parts)
-
-
-def blas_threads(path: str) -> int | str:
-    """How many threads the preloaded OpenBLAS uses (it matters a lot when other processes share the cores)."""
-    import ctypes
-
-    try:
-        return int(ctypes.CDLL(path).openblas_get_num_threads())
-    except (OSError, AttributeError):
-        return "?"
 
 
 def load_average() -> float | None:
@@ -238,10 +228,6 @@ from rag.textnorm import normalize_text, number_to_words, wer, word_errors  # no
 
 
 # -- the CSV history ----------------------------------------------------------------------------------------------
-def bench_dir(settings) -> str:
-    return settings.data_path("bench")
-
-
 def csv_location(settings) -> str:
     return settings.data_path("bench", CSV_NAME)
 

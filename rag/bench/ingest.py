@@ -19,10 +19,7 @@ import json
 import shutil
 import tempfile
 import time
-import wave
 from pathlib import Path
-
-import numpy as np
 
 from rag.bench.common import Ctx
 
@@ -36,22 +33,12 @@ def pick_recording(folder: Path) -> Path:
         long_form = json.loads(manifest.read_text()).get("long_form") or []
         if long_form:
             return folder / long_form[0]["file"]
-    from rag.bench.asr import AUDIO_EXTS
+    from ingest.decode import is_audio_path
 
-    files = [f for f in folder.rglob("*") if f.suffix.lower() in AUDIO_EXTS]
+    files = [f for f in folder.rglob("*") if is_audio_path(f)]
     if not files:
         raise ValueError(f"no audio files in {folder}")
     return max(files, key=lambda f: f.stat().st_size)
-
-
-def write_wav(audio: np.ndarray, path: Path, rate: int = 16000) -> Path:
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return path
 
 
 def run(ctx: Ctx) -> list[dict]:
@@ -68,11 +55,13 @@ def run(ctx: Ctx) -> list[dict]:
     try:
         path = source
         if ctx.quick:
-            from ingest.decode import decode
+            from ingest.asr.openai import wav_bytes
+            from ingest.decode import SAMPLE_RATE, decode
 
             audio = decode(source)
-            if len(audio) > QUICK_SECONDS * 16000:
-                path = write_wav(audio[: int(QUICK_SECONDS * 16000)], tmp / f"{source.stem}_first{int(QUICK_SECONDS)}s.wav")
+            if len(audio) > QUICK_SECONDS * SAMPLE_RATE:
+                path = tmp / f"{source.stem}_first{int(QUICK_SECONDS)}s.wav"
+                path.write_bytes(wav_bytes(audio[: int(QUICK_SECONDS * SAMPLE_RATE)]))
         settings = ctx.settings.model_copy(update={"data_dir": str(tmp / "data")})
         ctx.say(f"ingest: loading models for {path.name}", 0.0)
         pipe = Pipeline(settings)
