@@ -88,6 +88,7 @@ def emit(text: str, output: str | None) -> None:
     if output:
         from pathlib import Path
 
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     else:

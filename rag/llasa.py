@@ -107,15 +107,11 @@ def _load(path: Path):
 
 def _write(transcript, output: Path | None, default_format: str = "json") -> None:
     from ingest.writers import get_writer
+    from rag.cli import emit
 
     fmt = (output.suffix.lstrip(".").lower() if output is not None and output.suffix else default_format)
     text = get_writer(fmt).write(transcript)
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        print(f"wrote {output}", file=sys.stderr)
+    emit(text if text.endswith("\n") else text + "\n", str(output) if output is not None else None)
 
 
 def _enhance(path: Path, llm, args):
