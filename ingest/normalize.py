@@ -27,6 +27,11 @@ _INSIDE_BRACKETS = re.compile(r"([(\[])\s+|\s+([)\]])")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
+def ends_sentence(text: str) -> bool:
+    """The text ends with sentence punctuation (a closing quote or bracket may follow)."""
+    return bool(_SENTENCE_END.search(text.strip()))
+
+
 def _drop_stutter(match: re.Match) -> str:
     word = match.group(1)
     return word if word.lower() in _STUTTER_WORDS else match.group(0)
@@ -69,6 +74,6 @@ def normalize_transcript(transcript: Transcript) -> Transcript:
         if sentence_start:
             text = _capitalise(text)
         if text:
-            sentence_start = bool(_SENTENCE_END.search(text))
+            sentence_start = ends_sentence(text)
         segments.append(seg.model_copy(update={"text": text}, deep=True))
     return transcript.model_copy(update={"segments": segments})

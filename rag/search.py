@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ingest.normalize import ends_sentence
 from rag.schema import Citation, Episode, SearchHit, Segment, format_ts
 
 # A small English stopword list: question words and glue that say nothing about the topic.
@@ -149,13 +150,6 @@ def rank_units(query: str, qvec, units: list[list[Segment]], unit_vecs) -> list[
         out.append((score, c, lex, unit))
     out.sort(key=lambda t: -t[0])
     return out
-
-
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
-
-
-def ends_sentence(text: str) -> bool:
-    return bool(_SENTENCE_END.search(text.strip()))
 
 
 def cited_span(unit: list[Segment], episode_segments: list[Segment], single_scores: dict[int, float],
