@@ -147,8 +147,8 @@ TITLE_EXAMPLES: list[tuple[str, str]] = [
 ]
 
 
-def title_messages(summary: str, shots: bool = True) -> Messages:
-    return _shots(TITLE_SYSTEM, TITLE_EXAMPLES if shots else [], f"Summary: {summary.strip()}")
+def title_messages(summary: str) -> Messages:
+    return _shots(TITLE_SYSTEM, TITLE_EXAMPLES, f"Summary: {summary.strip()}")
 
 
 DESCRIPTION_SYSTEM = "You write a one-sentence description of a recording for a listing. Reply with one sentence."
@@ -160,8 +160,8 @@ DESCRIPTION_EXAMPLES: list[tuple[str, str]] = [
 ]
 
 
-def description_messages(summary: str, shots: bool = True) -> Messages:
-    return _shots(DESCRIPTION_SYSTEM, DESCRIPTION_EXAMPLES if shots else [], f"Summary: {summary.strip()}")
+def description_messages(summary: str) -> Messages:
+    return _shots(DESCRIPTION_SYSTEM, DESCRIPTION_EXAMPLES, f"Summary: {summary.strip()}")
 
 
 TAGS_SYSTEM = "You tag recordings by topic. Reply with three to six short lowercase tags separated by commas."
@@ -174,8 +174,8 @@ TAGS_EXAMPLES: list[tuple[str, str]] = [
 ]
 
 
-def tags_messages(summary: str, shots: bool = True) -> Messages:
-    return _shots(TAGS_SYSTEM, TAGS_EXAMPLES if shots else [], f"Summary: {summary.strip()}")
+def tags_messages(summary: str) -> Messages:
+    return _shots(TAGS_SYSTEM, TAGS_EXAMPLES, f"Summary: {summary.strip()}")
 
 
 CHAPTER_SYSTEM = "You write a heading for one part of a recording. Reply with the heading only: two to six words."
@@ -190,8 +190,8 @@ CHAPTER_EXAMPLES: list[tuple[str, str]] = [
 ]
 
 
-def chapter_messages(text: str, shots: bool = True) -> Messages:
-    return _shots(CHAPTER_SYSTEM, CHAPTER_EXAMPLES if shots else [], f"Transcript: {text.strip()}")
+def chapter_messages(text: str) -> Messages:
+    return _shots(CHAPTER_SYSTEM, CHAPTER_EXAMPLES, f"Transcript: {text.strip()}")
 
 
 # -- transcript cleanup (ingest --enhance) --------------------------------------------------------------------

@@ -239,8 +239,8 @@ DEFAULT_STYLE = "extractive"  # measured: see docs/answers.md
 
 
 def _summary(wins: list[list[Segment]], full: str, llm, report: Report, style: str,
-             progress: Callable[[str], None]) -> tuple[str, list[str]]:
-    """(episode summary, one partial summary per window), map-reduce. Extractive: central sentences per window,
+             progress: Callable[[str], None]) -> str:
+    """The episode summary, map-reduce over windows. Extractive: central sentences per window,
     then of those. Abstractive: the model summarizes each window and combines the partials, each answer checked
     against the transcript, falling back to extraction."""
     partials: list[str] = []
@@ -276,12 +276,12 @@ def _summary(wins: list[list[Segment]], full: str, llm, report: Report, style: s
             nxt.append(got or (g[0] if len(g) == 1 else central_sentences(" ".join(g), 3)))
         level = nxt
     report.note("summary", from_model)
-    return level[0], partials
+    return level[0]
 
 
 def describe(segments: list[Segment], duration: float | None = None, llm=None, settings=None,
              report: Report | None = None, progress: Callable[[str], None] = lambda m: None,
-             style: str = DEFAULT_STYLE, shots: bool = True) -> EpisodeMeta:
+             style: str = DEFAULT_STYLE) -> EpisodeMeta:
     """Summary, title, description, tags and chapters for a transcript. Fields the model could not write (or
     wrote wrongly) are extracted from the transcript; `report` says which were which. A title the model could
     not write is left empty in the report's eyes (`title` in fallback_fields), so callers can keep theirs."""
@@ -298,22 +298,22 @@ def describe(segments: list[Segment], duration: float | None = None, llm=None, s
     duration = duration if duration and duration > 0 else max(s.end for s in segments)
     full = window_text(segments)
     wins = windows(segments)
-    summary, partials = _summary(wins, full, llm, report, style, progress)
+    summary = _summary(wins, full, llm, report, style, progress)
 
     progress("title, description, tags")
-    title = _ask(llm, report, prompts.title_messages(summary, shots),
+    title = _ask(llm, report, prompts.title_messages(summary),
                  lambda out: (lambda h: h if h and grounded(h, full, 0.5) else None)(valid_heading(out, 2, 10)),
                  max_tokens=20, source=full, one_line=True)
     report.note("title", bool(title))
     title = title or phrase_title(full)
 
-    description = _ask(llm, report, prompts.description_messages(summary, shots),
+    description = _ask(llm, report, prompts.description_messages(summary),
                        lambda out: valid_sentences(out, full, 5, 40, min_frac=0.6), max_tokens=50, source=full,
                        one_line=True)
     report.note("description", bool(description))
     description = description or short_description(summary)
 
-    tags = _ask(llm, report, prompts.tags_messages(summary, shots),
+    tags = _ask(llm, report, prompts.tags_messages(summary),
                 lambda out: (lambda t: t if len(t) >= 2 else None)([x for x in parse_tags(out) or [] if grounded(x, full, 0.5)]),
                 max_tokens=32, source=full, one_line=True)
     report.note("tags", bool(tags))
@@ -330,7 +330,7 @@ def describe(segments: list[Segment], duration: float | None = None, llm=None, s
         else:
             progress(f"chapter {n}/{len(groups)}")
             basis = central_sentences(seg_text, 2)
-            heading = _ask(llm, report, prompts.chapter_messages(basis, shots),
+            heading = _ask(llm, report, prompts.chapter_messages(basis),
                            lambda out, src=seg_text: (lambda h: h if h and grounded(h, src, 0.5) else None)(valid_heading(out, 1, 8)),
                            max_tokens=16, source=seg_text, one_line=True)
         from_model = from_model and bool(heading)
