@@ -140,30 +140,37 @@ def task_model(settings, task: str) -> str:
     """The model for `task` ("answer" or "summary"): llm.<task>_model if set; else, while llm.model is the
     default pack and runs locally, the pack measured best at the task; else llm.model (a model you chose does
     everything)."""
+    return _local_task_model(settings, task) if is_local(settings) else settings.llm.model
+
+
+def _local_task_model(settings, task: str) -> str:
     explicit = getattr(settings.llm, f"{task}_model", None)
     if explicit:
         return explicit
-    if is_local(settings) and settings.llm.model == DEFAULT_PACK:
+    if settings.llm.model == DEFAULT_PACK:
         return TASK_PACKS.get(task, settings.llm.model)
     return settings.llm.model
 
 
 def get_task_llm(settings=None, task: str = "answer") -> LLM:
-    """get_llm() with the model for `task` (see task_model); a server's model for the openai backend."""
+    """get_llm() with the model for `task` (see task_model). With the openai backend the server's model
+    (llm.remote_model) does every task, and the task's local model is the fallback if the server is unreachable."""
     from rag.settings import get_settings
 
     settings = settings or get_settings()
     if not is_local(settings):
-        return get_llm(settings)
-    return get_llm(settings, model=task_model(settings, task))
+        return get_llm(settings, local_model=_local_task_model(settings, task))
+    return get_llm(settings, model=_local_task_model(settings, task))
 
 
-def get_llm(settings=None, model: str | None = None, backend: str | None = None) -> LLM:
+def get_llm(settings=None, model: str | None = None, backend: str | None = None,
+            local_model: str | None = None) -> LLM:
     """The LLM for these settings (cached per process).
 
     `model` overrides `settings.llm.model` (a pack name, local folder or hub id) for the local backend, and the
     name sent to the server (`settings.llm.remote_model`) for the `openai` backend. `backend` overrides
     `settings.llm.backend`: `auto`/`mlx` → mlx-lm in process, `openai` → an OpenAI-compatible server.
+    `local_model` (openai only) is loaded instead if the server is unreachable at first use (default: llm.model).
     """
     from rag.settings import api_root, get_settings
 
@@ -180,11 +187,12 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None)
         else:
             raise ModelError("llm backend 'openai' needs a server address: set llm.base_url (AUDIORAG_LLM__BASE_URL)")
         remote = model or settings.llm.remote_model
-        key = ("openai", base_url, remote, settings.llm.api_key, settings.llm.model)
+        local = local_model or settings.llm.model
+        key = ("openai", base_url, remote, settings.llm.api_key, local)
         with _LOCK:
             if key not in _CACHE:
                 _CACHE[key] = OpenAILLM(
-                    base_url, api_key=settings.llm.api_key, model=remote, settings=settings
+                    base_url, api_key=settings.llm.api_key, model=remote, settings=settings, local_model=local
                 )
             return _CACHE[key]
     raise ModelError(f"unknown llm backend '{backend}'; use auto, mlx or openai")

@@ -25,12 +25,14 @@ class OpenAILLM(BaseLLM):
         model: str | None = None,
         settings=None,
         timeout: float = 600.0,
+        local_model: str | None = None,
     ):
         import openai
 
         self.base_url = base_url
         self.model = model
         self.settings = settings
+        self.local_model = local_model  # what to load if the server is unreachable (default: llm.model)
         self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1)
         self.fallback = None  # the local LLM used when the server was unreachable at first use
         self._reached = False
@@ -46,13 +48,14 @@ class OpenAILLM(BaseLLM):
         from rag.settings import get_settings
 
         settings = self.settings or get_settings()
+        local = self.local_model or settings.llm.model
         msg = (
             f"LLM server {self.base_url} is unreachable ({type(exc).__name__}: {exc}); "
-            f"answering with the local model '{settings.llm.model}' instead"
+            f"answering with the local model '{local}' instead"
         )
         log.warning(msg)
         print(f"warning: {msg}", file=sys.stderr, flush=True)
-        self.fallback = load_mlx(settings.llm.model, settings)
+        self.fallback = load_mlx(local, settings)
         return self.fallback
 
     def _chunks(self, messages, max_tokens, temperature, stop) -> Iterator[str]:
