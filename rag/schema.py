@@ -109,6 +109,11 @@ class SearchHit(BaseModel):
     segment_ids: list[int] = Field(default_factory=list)  # the chunk's segments, for citing the exact moment
 
 
+def citation_label(title: str, start: float) -> str:
+    """How an answer cites a moment: `[Title @ mm:ss]` (the app turns exactly this text into a play link)."""
+    return f"[{title} @ {format_ts(start)}]"
+
+
 class Citation(BaseModel):
     episode_id: str
     title: str
@@ -118,7 +123,7 @@ class Citation(BaseModel):
 
     @property
     def label(self) -> str:
-        return f"[{self.title} @ {format_ts(self.start)}]"
+        return citation_label(self.title, self.start)
 
 
 class Answer(BaseModel):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ingest.normalize import ends_sentence
-from rag.schema import Citation, Episode, SearchHit, Segment, format_ts
+from rag.schema import Citation, Episode, SearchHit, Segment, citation_label
 
 # A small English stopword list: question words and glue that say nothing about the topic.
 STOPWORDS = frozenset("""
@@ -89,7 +89,7 @@ class Passage:
 
     @property
     def label(self) -> str:
-        return f"[{self.title} @ {format_ts(self.start)}]"
+        return citation_label(self.title, self.start)
 
     def to_dict(self) -> dict:
         return {"episode_id": self.episode_id, "title": self.title, "start": round(self.start, 3),

@@ -16,7 +16,7 @@ import html
 from typing import Callable, Iterable
 from urllib.parse import quote
 
-from rag.schema import Episode, Segment, format_ts
+from rag.schema import Episode, Segment, citation_label, format_ts
 
 FILE_ROUTE = "/gradio_api/file="
 
@@ -43,10 +43,6 @@ def play_link(label: str, *, src: str, start: float, episode_id: str, title: str
         f'data-episode="{html.escape(episode_id)}" data-start="{max(0.0, start):.2f}" '
         f'data-src="{html.escape(src)}" data-title="{html.escape(title)}">{label}</a>'
     )
-
-
-def citation_label(title: str, start: float) -> str:
-    return f"[{title} @ {format_ts(start)}]"
 
 
 def citation_link(c, src_for: SrcFor) -> str:
