@@ -34,7 +34,7 @@ class AsrBackend(Protocol):
     ) -> Transcript: ...
 
 
-_CACHE: dict[tuple[str, str], AsrBackend] = {}
+_CACHE: dict[tuple, AsrBackend] = {}  # by (backend, folder), and by (backend, spec, models dir) for quick hits
 _CACHE_LOCK = threading.Lock()
 
 
@@ -85,6 +85,10 @@ def get_asr(settings=None, backend: str | None = None) -> AsrBackend:
                 _CACHE[key] = OpenAIWhisper(settings)
             return _CACHE[key]
     spec = settings.asr.model
+    spec_key = (choice, spec, str(settings.models_path))
+    with _CACHE_LOCK:  # a model this process holds already: no pack check, no folder resolving
+        if spec_key in _CACHE:
+            return _CACHE[spec_key]
     folder = model_folder(resolve_model(spec, "asr", settings), choice)
     model_name = spec if spec in PACKS or isinstance(folder, str) else Path(spec).expanduser().resolve().name
     key = (choice, str(folder))
@@ -100,6 +104,7 @@ def get_asr(settings=None, backend: str | None = None) -> AsrBackend:
 
                 asr = CTranslate2Whisper(folder, model_name, local_files_only=not isinstance(folder, str))
             _CACHE[key] = asr
+        _CACHE[spec_key] = asr
     return asr
 
 
