@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     # aws_endpoint, aws_region, allow_http, … (env: AUDIORAG_STORAGE_OPTIONS='{"aws_endpoint": "…"}').
     storage_options: dict[str, str | bool | int | float] = Field(default_factory=dict)
     max_upload_mb: int = 1024
+    # Host names the web server answers besides its own address (a reverse proxy's name, say); see ui/guard.py.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

@@ -111,12 +111,11 @@ def local_copy(location: str, settings) -> Path:
     named by the hash of their bytes, so a cached copy never goes stale)."""
     if not _is_remote(location):
         return Path(location)
-    import tempfile
+    from rag.private import private_dir
 
     fs, path = _fs(location, settings)
-    cache = Path(tempfile.gettempdir()) / "audiorag-audio" / path.replace("/", "_")
+    cache = private_dir(settings, "audio-cache") / path.replace("/", "_")
     if not cache.exists():
-        cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f"{cache.name}.{os.getpid()}.partial")
         with fs.open_input_stream(path) as fin, open(tmp, "wb") as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)

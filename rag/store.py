@@ -164,9 +164,9 @@ class Store:
         self.embed_model = embedder.name if embedder is not None else self.settings.embed.model
         self.uri = self.settings.data_path("library")
         if not self.settings.is_remote_store:
-            from pathlib import Path
+            from rag.private import data_root, make_private
 
-            Path(self.uri).mkdir(parents=True, exist_ok=True)
+            make_private(data_root(self.settings) / "library")  # the data dir is created 0700
         # timedelta(0): every read sees the latest commit, also other processes' (the UI while ingest runs).
         from rag.storage import storage_options
 

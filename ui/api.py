@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: `gr.api` reads each function's typ
 build the endpoint's schema, and string annotations would not resolve to types.
 """
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -160,9 +159,7 @@ def write_export(backend: Backend, episode_id: str, fmt: str) -> str | None:
         name, text = backend.export(episode_id, fmt)
     except Exception:  # noqa: BLE001 — e.g. SRT of a transcript without times: that button stays disabled
         return None
-    folder = Path(tempfile.gettempdir()) / "audiorag-exports" / episode_id[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+    from rag.private import private_dir, write_private
+
+    return str(write_private(private_dir(backend.settings, "exports", episode_id[:16]), name, text))
 

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from rag.private import data_root, private_dir
 from ui import bench_tab, render
 from ui.backend import Backend
 from ui.errors import MODELS_QUEUE, friendly, message
+from ui.guard import HostGuard, allowed_hosts, login_for
 
 HERE = Path(__file__).resolve().parent
 
@@ -395,13 +397,16 @@ def launch_kwargs(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None 
                   auth: tuple[str, str] | None = None, quiet: bool = False) -> dict:
     """Everything the app needs from launch(): offline assets, the audio folder served, the upload limit."""
     settings = demo.backend.settings  # type: ignore[attr-defined]
-    allowed = [str(Path(tempfile.gettempdir()) / "audiorag-exports")]
+    # Only our private folders (rag.private): the library's own, or this process's 0700 temp dir.
+    allowed = [str(private_dir(settings, "exports").resolve())]
     if settings.is_remote_store:
-        allowed.append(str(Path(tempfile.gettempdir()) / "audiorag-audio"))  # cached copies of remote audio
+        allowed.append(str(private_dir(settings, "audio-cache").resolve()))  # cached copies of remote audio
     else:
-        data = Path(settings.data_dir).expanduser().resolve()
+        data = data_root(settings).resolve()
         allowed += [str(data / "audio"), str(data / "bench")]
+    guard = Middleware(HostGuard, hosts=allowed_hosts(host, settings.allowed_hosts))
     return dict(
+        app_kwargs={"middleware": [guard]},  # Host/Origin check on every route (ui/guard.py)
         server_name=host,
         server_port=port,
         auth=auth,
@@ -427,6 +432,7 @@ def launch(demo: gr.Blocks | None = None, *, settings=None, host: str = "127.0.0
     says otherwise; never shared through Gradio's tunnel."""
     demo = demo or build_app(settings)
     backend = demo.backend  # type: ignore[attr-defined]
+    auth, _ = login_for(host, auth)  # beyond loopback: never without a login
     _use_library_upload_cache(backend.settings)
     # Open the library while the server starts, so the first page load does not wait for it.
     threading.Thread(target=_warm, args=(backend,), name="open library", daemon=True).start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import importlib
 import math
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -44,11 +43,11 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
              r.get("unit", ""), r.get("notes", "")] for r in rows]
 
 
-def write_run_csv(rows: list[dict], run_id: str) -> str:
-    """This run's rows as their own CSV file, for the download button."""
-    folder = Path(tempfile.gettempdir()) / "audiorag-exports" / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"bench-{run_id}.csv"
+def write_run_csv(rows: list[dict], run_id: str, settings) -> str:
+    """This run's rows as their own CSV file, for the download button (in the library's private exports)."""
+    from rag.private import private_dir
+
+    path = private_dir(settings, "exports", "bench") / f"bench-{run_id}.csv"
     columns = list(rows[0].keys()) if rows else TABLE_COLUMNS
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
@@ -82,7 +81,7 @@ def show_run(backend: Backend, run_id: str | None):
     if errors:
         status += f"; {len(errors)} bench(es) failed: " + "; ".join(f"{r['bench']}: {r.get('notes', '')}" for r in errors)
     return (gr.update(value=table_rows(rows), headers=TABLE_COLUMNS), chart_path(mod, backend, run_id),
-            write_run_csv(rows, run_id), status)
+            write_run_csv(rows, run_id, backend.settings), status)
 
 
 def run_choices(backend: Backend) -> list[tuple[str, str]]:

@@ -39,9 +39,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from rag.settings import get_settings
     from ui.app import build_app, launch
+    from ui.guard import login_for
 
-    if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
-        print(f"warning: serving on {args.host} without --auth: anyone who can reach this port can use the library",
+    auth, made_up = login_for(args.host, auth)
+    if made_up:
+        print(f"audiorag: serving on {args.host}, beyond this machine, so a login is required: user "
+              f"{auth[0]!r}, password {auth[1]!r} (this install's token; or choose one with --auth)",
               file=sys.stderr)
     settings = get_settings()
     print(f"audiorag: library {settings.data_dir}; starting on http://{args.host}:{args.port}"

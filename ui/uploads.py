@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -41,10 +40,11 @@ def safe_name(name: str) -> str:
 
 
 def staging_root(settings) -> Path:
-    """`<data dir>/uploads` for a local library; a local temp folder when the library is on object storage."""
-    if settings.is_remote_store:
-        return Path(tempfile.gettempdir()) / "audiorag-uploads"
-    return Path(settings.data_dir).expanduser() / "uploads"
+    """`<data dir>/uploads` for a local library; this process's private temp folder when the library is on object
+    storage (rag.private)."""
+    from rag.private import private_dir
+
+    return private_dir(settings, "uploads")
 
 
 def _hash_files(paths: list[Path]) -> str:
