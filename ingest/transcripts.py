@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rag.schema import Segment, Transcript, Word
+from rag.schema import InvalidTranscript, Segment, Transcript, Word, validate_transcript
 
 
 class TranscriptError(ValueError):
@@ -31,8 +31,9 @@ class TranscriptError(ValueError):
 TRANSCRIPT_EXTENSIONS = (".json", ".srt", ".vtt", ".txt", ".md")
 
 
-def load_transcript(path: str | Path) -> Transcript:
-    """Read a transcript file, choosing the parser by extension and, for anything else, by content."""
+def load_transcript(path: str | Path, duration: float | None = None) -> Transcript:
+    """Read a transcript file, choosing the parser by extension and, for anything else, by content, and check it
+    (rag.schema.validate_transcript; against the recording's `duration` when known)."""
     p = Path(path)
     try:
         text = _read_text(p)
@@ -40,8 +41,8 @@ def load_transcript(path: str | Path) -> Transcript:
             raise TranscriptError("empty file")
         kind = _kind(p, text)
         parser = {"json": parse_json, "srt": parse_srt, "vtt": parse_vtt, "text": parse_text}[kind]
-        return parser(text)
-    except TranscriptError as exc:
+        return validate_transcript(parser(text), duration)
+    except (TranscriptError, InvalidTranscript) as exc:
         raise TranscriptError(f"{p.name}: {exc}") from None
     except FileNotFoundError:
         raise TranscriptError(f"{p.name}: file not found ({p})") from None
@@ -57,6 +58,8 @@ def load_transcript(path: str | Path) -> Transcript:
 
 def _read_text(p: Path) -> str:
     data = p.read_bytes()
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # before UTF-16: FF FE also opens UTF-32-LE
+        return data.decode("utf-32")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     try:

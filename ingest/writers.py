@@ -9,9 +9,10 @@ SRT carries no speakers (players would show them as text); VTT carries them as `
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
-from rag.schema import Episode, Transcript, format_ts
+from rag.schema import Episode, Transcript, finite, format_ts
 
 
 class ResultWriter:
@@ -50,7 +51,7 @@ def _one_line(text: str) -> str:
 
 def _clock(seconds: float, sep: str) -> str:
     """HH:MM:SS<sep>mmm, rounded to the millisecond once (no 59.9996 → "60.000")."""
-    ms = max(0, round(seconds * 1000))
+    ms = max(0, round(finite(seconds) * 1000))  # a stored NaN or infinity (an old library) is written as 0
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)
@@ -99,7 +100,7 @@ class WriteJSON(ResultWriter):
     extension = "json"
 
     def _write(self, transcript, episode):
-        data = {
+        data = _json_safe({
             "episode": episode.model_dump(mode="json") if episode else None,
             "language": transcript.language,
             "model": transcript.model,
@@ -118,8 +119,19 @@ class WriteJSON(ResultWriter):
                 }
                 for s in transcript.segments
             ],
-        }
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        })
+        return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+def _json_safe(obj):
+    """NaN and infinities (JSON has neither) as null, so the export is valid JSON whatever an old library holds."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    return obj
 
 
 class WriteMarkdown(ResultWriter):

@@ -3,6 +3,7 @@ the original recording, everywhere."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -132,9 +133,89 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
 
 
-def format_ts(seconds: float) -> str:
-    """mm:ss, or h:mm:ss past an hour."""
-    total = max(0, int(seconds))
+def finite(x: float | None, default: float = 0.0) -> float:
+    """x as a float, or `default` when it is None, NaN or infinite (what display code does with a bad value)."""
+    try:
+        x = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return x if math.isfinite(x) else default
+
+
+def format_ts(seconds: float | None) -> str:
+    """mm:ss, or h:mm:ss past an hour ("--:--" for a value that is not a time: None, NaN, infinite)."""
+    x = finite(seconds, math.nan)
+    if math.isnan(x):
+        return "--:--"
+    total = max(0, int(x))
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+# -- validation at the door ---------------------------------------------------------------------------------------
+class InvalidTranscript(ValueError):
+    """A transcript (imported or from ASR) with impossible times or no text. One line naming the first bad cue."""
+
+
+TIME_SLACK = 1.0  # seconds a cue may run past the recording's end (ASR and subtitle timing jitter); clamped
+
+
+def _bad_time(x: float) -> str | None:
+    if not math.isfinite(x):
+        return "is not a number" if math.isnan(x) else "is infinite"
+    if x < 0:
+        return "is negative"
+    return None
+
+
+def validate_transcript(transcript: Transcript, duration: float | None = None) -> Transcript:
+    """The one check every imported transcript and ASR result passes before it is stored.
+
+    Some cue must have text; every time must be finite and non-negative, each cue must end at or after its start
+    and start no earlier than the one before it, and (when the recording's `duration` is known) lie inside the
+    recording — a cue running up to TIME_SLACK past its end is clamped to it. Raises InvalidTranscript naming the
+    first bad cue. Returns a copy; the input is not changed.
+    """
+    if duration is not None and (_bad_time(duration) or duration == 0):
+        duration = None
+    segments = transcript.segments
+    if not any(s.text.strip() for s in segments):
+        raise InvalidTranscript("the transcript has no text")
+    out: list[Segment] = []
+    previous = 0.0
+    for n, seg in enumerate(segments):
+        where = f"segment {seg.id}" + (f" ({seg.text.strip()[:30]!r})" if seg.text.strip() else "")
+        if transcript.has_times:
+            for name in ("start", "end"):
+                why = _bad_time(getattr(seg, name))
+                if why:
+                    raise InvalidTranscript(f"{where}: its {name} time {why} ({getattr(seg, name)})")
+            if seg.end < seg.start:
+                raise InvalidTranscript(f"{where}: ends at {seg.end:.3f} s, before it starts ({seg.start:.3f} s)")
+            if n and seg.start < previous:
+                raise InvalidTranscript(
+                    f"{where}: starts at {seg.start:.3f} s, before the segment above it ({previous:.3f} s): not sorted"
+                )
+            if duration is not None and seg.end > duration + TIME_SLACK:
+                raise InvalidTranscript(
+                    f"{where}: ends at {seg.end:.3f} s, after the recording ends ({duration:.3f} s)"
+                )
+            previous = seg.start
+        words = []
+        for k, w in enumerate(seg.words):
+            why = _bad_time(w.start) or _bad_time(w.end) or ("ends before it starts" if w.end < w.start else None)
+            if why:
+                raise InvalidTranscript(f"{where}, word {k} ({w.word.strip()[:20]!r}): its time {why}")
+            words.append(_clamped(w, duration))
+        out.append(_clamped(seg, duration).model_copy(update={"words": words}))
+    total = transcript.duration
+    if total is not None and _bad_time(total):
+        total = None
+    return transcript.model_copy(update={"segments": out, "duration": duration or total})
+
+
+def _clamped(item, duration: float | None):
+    if duration is None or item.end <= duration:
+        return item
+    return item.model_copy(update={"start": min(item.start, duration), "end": duration})

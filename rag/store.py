@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import types
 import typing
 from datetime import datetime, timedelta, timezone
@@ -104,9 +105,17 @@ def _json_fields(model: type[BaseModel]) -> frozenset[str]:
 
 
 def _to_row(obj: BaseModel, **extra: Any) -> dict[str, Any]:
+    """A model as a table row. Refuses NaN and infinities (JSON and search cannot hold them): a StoreError."""
     row = obj.model_dump(mode="python")
+    what = f"{type(obj).__name__.lower()} {getattr(obj, 'id', '')}".strip()
+    for name, value in row.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise StoreError(f"refusing to store {what}: its {name} is {value}")
     for name in _json_fields(type(obj)):
-        row[name] = json.dumps(obj.model_dump(mode="json", include={name})[name], ensure_ascii=False)
+        try:
+            row[name] = json.dumps(obj.model_dump(mode="json", include={name})[name], ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            raise StoreError(f"refusing to store {what}: its {name} hold a NaN or infinite number") from None
     return {**extra, **row}
 
 
@@ -148,6 +157,35 @@ def m001_create_tables(store: "Store") -> None:
     # The chunks table is created with the first vectors, when the embedding dimension is known.
     store.db.create_table(EPISODES, schema=episodes_schema(), exist_ok=True)
     store.db.create_table(SEGMENTS, schema=segments_schema(), exist_ok=True)
+
+
+@migration
+def m002_fail_impossible_times(store: "Store") -> None:
+    """Episodes an older version stored with NaN, infinite, negative or reversed times (it had no validator) are
+    marked failed, so list, export, search and the app never meet them; `ingest --force` redoes one."""
+    for episode_id in _episodes_with_bad_times(store):
+        ep = store.get_episode(episode_id)
+        if ep is not None:
+            duration = ep.duration if ep.duration is not None and math.isfinite(ep.duration) else None
+            store.put_episode(ep.model_copy(update={"status": "failed", "duration": duration}))
+
+
+def _episodes_with_bad_times(store: "Store") -> set[str]:
+    import pyarrow.compute as pc
+
+    def bad_time(col) -> "pa.Array":  # NaN, ±inf or negative; a null (unknown) is fine
+        return pc.fill_null(pc.or_(pc.invert(pc.is_finite(col)), pc.less(col, 0.0)), False)
+
+    episodes = store._table(EPISODES).search().select(["id", "duration"]).limit(None).to_arrow()
+    bad = set(episodes.filter(bad_time(episodes["duration"]))["id"].to_pylist())
+    segments = store._table(SEGMENTS)
+    rows = segments.search().select(["episode_id", "start", "end"]).limit(None).to_arrow()
+    reversed_ = pc.fill_null(pc.less(rows["end"], rows["start"]), False)
+    broken = pc.or_(pc.or_(bad_time(rows["start"]), bad_time(rows["end"])), reversed_)
+    bad.update(rows.filter(broken)["episode_id"].to_pylist())
+    words = "words LIKE '%: NaN%' OR words LIKE '%: Infinity%' OR words LIKE '%: -Infinity%'"
+    bad.update(r["episode_id"] for r in segments.search().where(words).select(["episode_id"]).limit(None).to_list())
+    return bad
 
 
 # -- the store ------------------------------------------------------------------------------------------------
