@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.errors import AudioragError
+
 SAMPLE_RATE = 16000
 MAX_SECONDS = 12 * 3600.0  # 12 h of 16 kHz float32 is 2.8 GB in memory: beyond that, refuse rather than swap
 MIN_PARTIAL_SECONDS = 1.0
@@ -34,7 +36,7 @@ AUDIO_EXTENSIONS = (
 )  # fmt: skip
 
 
-class DecodeError(ValueError):
+class DecodeError(AudioragError, ValueError):
     """A file that cannot give usable audio. The message is one line: '<file>: <reason>'."""
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
 
+from rag.errors import AudioragError, display
 from rag.schema import Episode, Transcript
 
 AUDIO_EXTS = {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga", ".opus", ".webm", ".mp4", ".m4v", ".mov",
@@ -49,7 +50,7 @@ class Result:
         return dict(self.__dict__)
 
 
-class IngestError(RuntimeError):
+class IngestError(AudioragError, RuntimeError):
     """A file that cannot be ingested; the message is one line for the user."""
 
 
@@ -278,15 +279,8 @@ class Pipeline:
             on_stage("done", 1.0)
         except Exception as exc:  # noqa: BLE001 — one bad file never stops the batch
             res.status = "failed"
-            res.reason = one_line(exc)
+            res.reason = display(exc)
         finally:
             res.seconds = time.perf_counter() - t_start
             res.stages = stages
         return res
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    msg = text[0] if text else exc.__class__.__name__
-    known = ("DecodeError", "TranscriptError", "IngestError", "ModelError", "EmbeddingMismatch")
-    return msg if exc.__class__.__name__ in known else f"{exc.__class__.__name__}: {msg}"

@@ -21,10 +21,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rag.errors import AudioragError
 from rag.schema import InvalidTranscript, Segment, Transcript, Word, validate_transcript
 
 
-class TranscriptError(ValueError):
+class TranscriptError(AudioragError, ValueError):
     """A transcript file that cannot be imported. The message is one line: '<file>: <reason>'."""
 
 

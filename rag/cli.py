@@ -105,13 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    from rag.models import ModelError
+    from rag.errors import AudioragError, display
 
     try:
         settings_from_args(args)
         return int(_resolve(COMMANDS[args.command][2])(args) or 0)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except AudioragError as exc:
+        print(f"error: {display(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

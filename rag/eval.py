@@ -46,10 +46,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rag.errors import AudioragError
+
 CSV_FIELDS = ["timestamp", "machine", "versions", "backend", "model", "metric", "value"]
 
 
-class EvalError(RuntimeError):
+class EvalError(AudioragError, RuntimeError):
     """A manifest that cannot be evaluated; one line."""
 
 

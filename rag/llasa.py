@@ -199,7 +199,7 @@ def run_describe(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from rag.models import ModelError
+    from rag.errors import AudioragError, display
 
     try:
         if args.prompt is not None:
@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_batch(args)
         if args.task == "describe-audio":
             return run_describe(args)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except AudioragError as exc:
+        print(f"error: {display(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

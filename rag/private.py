@@ -16,11 +16,13 @@ import tempfile
 import threading
 from pathlib import Path
 
+from rag.errors import AudioragError
+
 _run_dir: Path | None = None
 _lock = threading.Lock()
 
 
-class UnsafePathError(OSError):
+class UnsafePathError(AudioragError, OSError):
     """A folder we are about to write into is a symlink or is not ours."""
 
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from rag.errors import AudioragError
 from ingest.normalize import ends_sentence
 from rag.schema import Citation, Episode, SearchHit, Segment, citation_label
 
@@ -208,7 +209,7 @@ def _filter_episode_ids(store, episode: str | None, tags: list[str] | None, sinc
     return [e.id for e in candidates if keep(e)]
 
 
-class SearchError(RuntimeError):
+class SearchError(AudioragError, RuntimeError):
     """A search the user asked for that cannot run (unknown episode, bad filter); one line."""
 
 

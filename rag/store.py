@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pydantic import BaseModel
 
-from rag.models import ModelError
+from rag.errors import AudioragError
 from rag.schema import Chunk, Episode, SearchHit, Segment
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ META_MODEL, META_DIM = b"embedding_model", b"embedding_dim"
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat (exact) vector search is fast enough: ~23 ms at 20k x 384
 
 
-class StoreError(ModelError):
-    """A library problem the user can fix; one line. (A ModelError, so the CLI prints it without a traceback.)"""
+class StoreError(AudioragError, RuntimeError):
+    """A library problem the user can fix; one line. (An AudioragError: shown as one line everywhere.)"""
 
 
 class EmbeddingMismatch(StoreError):

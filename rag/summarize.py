@@ -18,6 +18,7 @@ from typing import Callable
 
 from pydantic import ValidationError
 
+from rag.errors import AudioragError
 from rag import prompts
 from rag.schema import Chapter, EpisodeMeta, Segment
 from rag.search import STOPWORDS, content_terms, stem, words
@@ -28,7 +29,7 @@ MAX_CHAPTERS = 12
 MIN_CHAPTER_SECONDS = 30.0
 
 
-class SummarizeError(RuntimeError):
+class SummarizeError(AudioragError, RuntimeError):
     """Metadata that could not be produced or did not validate; the message is one line."""
 
 

@@ -19,6 +19,7 @@ import argparse
 import base64
 import sys
 
+from rag.errors import AudioragError, display
 from rag.models import ModelError
 from rag.schema import Answer, Citation, format_ts
 
@@ -113,8 +114,8 @@ def run_audio_ask(args: argparse.Namespace) -> int:
     """The `audiorag ask --audio EPISODE "question"` command."""
     try:
         answer = ask_audio(args.audio, args.question)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except AudioragError as exc:  # the server, the episode or the library
+        print(f"error: {display(exc)}", file=sys.stderr)
         return 1
     if args.json:
         from rag.cli import print_json

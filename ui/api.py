@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: `gr.api` reads each function's typ
 build the endpoint's schema, and string annotations would not resolve to types.
 """
 
-from pathlib import Path
 
 import gradio as gr
 

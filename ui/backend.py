@@ -13,16 +13,12 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+from rag.errors import AudioragError, display
 from rag.schema import Episode, Segment
 
 
-class UserError(RuntimeError):
+class UserError(AudioragError, RuntimeError):
     """Something the user can fix (unknown episode, empty question); shown as a readable message."""
-
-
-def one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else exc.__class__.__name__
 
 
 class Backend:
@@ -110,7 +106,7 @@ class Backend:
             writer = get_writer(fmt)
             text = writer.write(transcript, episode=ep)
         except ValueError as exc:
-            raise UserError(one_line(exc)) from exc
+            raise UserError(display(exc)) from exc
         return f"{_safe_name(ep.title)}.{writer.extension}", text
 
     def summarize(self, ref: str) -> dict:
@@ -209,7 +205,7 @@ class Backend:
             result = search(query, k=k, episode=episode_id, settings=self.settings, store=self.store,
                             embedder=self.embedder)
         except SearchError as exc:
-            raise UserError(one_line(exc)) from exc
+            raise UserError(display(exc)) from exc
         return [p.to_dict() for p in result.passages]
 
     # -- models ------------------------------------------------------------------------------------------------

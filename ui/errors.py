@@ -9,29 +9,21 @@ import logging
 
 import gradio as gr
 
+from rag.errors import display, is_user_error
+
 log = logging.getLogger("audiorag.ui")
 
 # One queue for everything that runs a model: the models are shared by all sessions and the cores are few, so
 # model work is serialised (others wait in the queue, visibly) instead of competing and running out of memory.
 MODELS_QUEUE = "models"
 
-# Errors whose message is already written for users (one line, says what to do).
-_USER_ERRORS = {"UserError", "UploadError", "ModelError", "SearchError", "SummarizeError", "IngestError",
-                "DecodeError", "TranscriptError", "EmbeddingMismatch", "LLMError", "BenchError"}
-
-
-def message(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else ""
-    if exc.__class__.__name__ in _USER_ERRORS or isinstance(exc, (ValueError, FileNotFoundError)):
-        return text or exc.__class__.__name__
-    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+message = display  # one home for how an error reads (rag/errors.py)
 
 
 def _to_gr(exc: Exception) -> gr.Error:
     if isinstance(exc, gr.Error):
         return exc
-    if exc.__class__.__name__ not in _USER_ERRORS:
+    if not is_user_error(exc):
         log.exception("handler failed")
     return gr.Error(message(exc))
 

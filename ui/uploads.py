@@ -16,10 +16,12 @@ import shutil
 import unicodedata
 from pathlib import Path
 
+from rag.errors import AudioragError
+
 MAX_NAME = 120
 
 
-class UploadError(RuntimeError):
+class UploadError(AudioragError, RuntimeError):
     """An upload refused before ingest (too large, not a file); one line for the user."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.errors import AudioragError
+
 
 @dataclass(frozen=True)
 class Pack:
@@ -75,7 +77,7 @@ PACKS: dict[str, Pack] = {
 }
 
 
-class ModelError(RuntimeError):
+class ModelError(AudioragError, RuntimeError):
     """A model that cannot be used: unknown, not pulled, or corrupted. The message is one actionable line."""
 
 
