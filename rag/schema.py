@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from rag.errors import AudioragError
+
 
 class Word(BaseModel):
     start: float
@@ -154,7 +156,7 @@ def format_ts(seconds: float | None) -> str:
 
 
 # -- validation at the door ---------------------------------------------------------------------------------------
-class InvalidTranscript(ValueError):
+class InvalidTranscript(AudioragError, ValueError):
     """A transcript (imported or from ASR) with impossible times or no text. One line naming the first bad cue."""
 
 
