@@ -18,6 +18,7 @@ def add_ingest(p: argparse.ArgumentParser) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
     from ingest.pipeline import Pipeline, collect
 
@@ -42,7 +43,9 @@ def run_ingest(args: argparse.Namespace) -> int:
             res = pipe.ingest_item(item, enhance=args.enhance, language=args.language, on_stage=on_stage, force=args.force)
             results.append(res)
             style = {"ingested": "green", "unchanged": "cyan", "failed": "red"}.get(res.status, "yellow")
-            progress.console.print(f"[{style}]{res.status:9}[/] {item.path}" + (f" — {res.reason}" if res.status == "failed" else ""))
+            line = Text(f"{res.status:9}", style=style) + f" {item.path}"
+            line += f" — {res.reason}" if res.status == "failed" else ""
+            progress.console.print(line, soft_wrap=True)  # a path whole on one line, also when stderr is piped
             progress.advance(overall)
         progress.update(current, visible=False)
     if any(r.status == "ingested" for r in results):
@@ -53,19 +56,15 @@ def run_ingest(args: argparse.Namespace) -> int:
 
         print_json({"counts": counts, "results": [r.to_dict() for r in results]})
     else:
-        from rich.table import Table
+        from rag.table import show_table
 
-        table = Table(title="ingest summary")
-        for col in ("status", "file", "episode", "duration", "seconds", "reason"):
-            table.add_column(col, overflow="fold")
-        for r in results:
-            table.add_row(r.status, r.path, (r.episode_id or "")[:12], f"{r.duration:.1f}s" if r.duration else "",
-                          f"{r.seconds:.1f}", r.reason or "")
-        Console().print(table)
+        show_table(("status", "file", "episode", "duration", "seconds", "reason"),
+                   ([r.status, r.path, (r.episode_id or "")[:12], f"{r.duration:.1f}s" if r.duration else "",
+                     f"{r.seconds:.1f}", r.reason or ""] for r in results), title="ingest summary")
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         if counts["ingested"] == 0 and counts["failed"] == 0:
             summary += " — nothing changed"
-        Console().print(summary)
+        print(summary)
     if counts["failed"]:
         print(f"error: {counts['failed']} file(s) failed:", file=sys.stderr)
         for r in results:

@@ -394,17 +394,12 @@ def run(args: argparse.Namespace) -> int:
 
         print_json(all_out)
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
     from rag.answer import answer_model_name
+    from rag.table import show_table
 
-    t = Table(title=f"eval: {name} (tolerance ±{args.tolerance:g} s, answering LLM {answer_model_name(settings)})")
-    t.add_column("metric")
-    for mode in modes:
-        t.add_column(mode, justify="right")
     keys = list(next(iter(all_out.values()))["metrics"])
-    for k in keys:
-        t.add_row(k, *[f"{all_out[mode]['metrics'].get(k, float('nan')):.3f}" for mode in modes])
-    Console().print(t)
+    show_table(("metric", *modes),
+               ([k, *[f"{all_out[mode]['metrics'].get(k, float('nan')):.3f}" for mode in modes]] for k in keys),
+               title=f"eval: {name} (tolerance ±{args.tolerance:g} s, answering LLM {answer_model_name(settings)})",
+               right=modes)
     return 0

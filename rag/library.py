@@ -38,15 +38,11 @@ def run_list(args: argparse.Namespace) -> int:
             for e in episodes
         ])
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from rag.table import show_table
 
-    t = Table(title=f"{len(episodes)} episode(s)")
-    for col in ("id", "title", "duration", "language", "tags", "status", "source"):
-        t.add_column(col, overflow="fold")
-    for e in episodes:
-        t.add_row(e.id[:12], e.title, format_ts(e.duration or 0), e.language or "", ", ".join(e.tags), e.status, e.source)
-    Console().print(t)
+    show_table(("id", "title", "duration", "language", "tags", "status", "source"),
+               ([e.id[:12], e.title, format_ts(e.duration or 0), e.language or "", ", ".join(e.tags), e.status, e.source]
+                for e in episodes), title=f"{len(episodes)} episode(s)")
     return 0
 
 

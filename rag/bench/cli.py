@@ -35,15 +35,12 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json(runs)
         else:
-            from rich.table import Table
+            from rag.table import show_table
 
-            t = Table(title=f"{len(runs)} benchmark run(s) in {csv_location(settings)}")
-            for col in ("run_id", "started", "benches", "rows", "quick", "errors", "png"):
-                t.add_column(col, overflow="fold")
-            for r in runs:
-                t.add_row(r["run_id"], r["started"], ", ".join(r["benches"]), str(r["rows"]), str(r["quick"]),
-                          str(r["errors"]), r["png"] or "")
-            Console().print(t)
+            show_table(("run_id", "started", "benches", "rows", "quick", "errors", "png"),
+                       ([r["run_id"], r["started"], ", ".join(r["benches"]), str(r["rows"]), str(r["quick"]),
+                         str(r["errors"]), r["png"] or ""] for r in runs),
+                       title=f"{len(runs)} benchmark run(s) in {csv_location(settings)}")
         return 0
     sizes = None
     if args.search_sizes:

@@ -344,24 +344,16 @@ def rows_of_run(run_id: str, settings=None) -> list[dict]:
 
 
 # -- output -------------------------------------------------------------------------------------------------------
-def print_table(rows: list[dict], console=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def print_table(rows: list[dict]) -> None:
+    from rag.table import show_table
 
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped into a file: one line per row, notes cut rather than wrapped
-            console = Console(width=200)
     if not rows:
-        console.print("no benchmark rows")
+        print("no benchmark rows")
         return
-    t = Table(title=f"benchmark run {rows[0]['run_id']}", caption=f"{rows[0]['machine']}")
-    for col, kw in (("bench", {}), ("backend", {}), ("model", {}), ("metric", {}), ("value", {"justify": "right"}),
-                    ("unit", {}), ("notes", {"overflow": "ellipsis", "max_width": 90})):
-        t.add_column(col, no_wrap=True, **kw)
-    for r in rows:
-        t.add_row(r["bench"], r["backend"], r["model"], r["metric"], _format_value(r["value"], 4), r["unit"], r["notes"])
-    console.print(t)
+    show_table(("bench", "backend", "model", "metric", "value", "unit", "notes"),
+               ([r["bench"], r["backend"], r["model"], r["metric"], _format_value(r["value"], 4), r["unit"], r["notes"]]
+                for r in rows), title=f"benchmark run {rows[0]['run_id']}", caption=f"{rows[0]['machine']}",
+               right=("value",))
 
 
 def make_png(rows: list[dict], path: str | Path, settings=None) -> str:

@@ -48,16 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
             print_json(rows)
             return 0
-        from rich.console import Console
-        from rich.table import Table
+        from rag.table import show_table
 
-        t = Table(title=f"model packs in {models_dir}")
-        for col in ("name", "role", "source", "format", "size", "ready", "where"):
-            t.add_column(col)
-        for r in rows:
-            t.add_row(r["name"], r["role"], r["source"], r["format"], f"{r['size_mb']} MB" if r["size_mb"] else "-",
-                      "[green]yes[/]" if r["ready"] else "[yellow]no[/]", r["path"])
-        Console().print(t)
+        show_table(("name", "role", "source", "format", "size", "ready", "where"),
+                   ([r["name"], r["role"], r["source"], r["format"], f"{r['size_mb']} MB" if r["size_mb"] else "-",
+                     ("yes", "green") if r["ready"] else ("no", "yellow"), r["path"]] for r in rows),
+                   title=f"model packs in {models_dir}")
         return 0
     if args.models_cmd == "verify":
         names = args.names or [n for n in PACKS if read_manifest(n, models_dir) is not None]
