@@ -93,6 +93,17 @@ class EmbedSettings(RoleSettings):
     model: str = "all-minilm-l6-v2"
 
 
+class IngestSettings(BaseModel):
+    """Budgets for one file (generous: a real recording or transcript never meets them; a pathological one is
+    refused with one line instead of running for hours). 0 turns a time budget off."""
+
+    max_transcript_mb: float = 16.0  # a transcript file larger than this is refused before it is read
+    max_transcript_words: int = 200_000  # ~22 h of speech at 150 words a minute
+    import_timeout_s: float = 900.0  # a transcript import: parse, chunk and embed
+    decode_timeout_s: float = 900.0  # decoding one recording (12 h decodes in a few minutes)
+    transcribe_timeout_s: float = 6 * 3600.0  # transcribing one recording
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AUDIORAG_",
@@ -107,6 +118,7 @@ class Settings(BaseSettings):
     asr: AsrSettings = Field(default_factory=AsrSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     # For s3:// (gs://, az://) data dirs, as LanceDB names them: aws_access_key_id, aws_secret_access_key,
     # aws_endpoint, aws_region, allow_http, … (env: AUDIORAG_STORAGE_OPTIONS='{"aws_endpoint": "…"}').
     storage_options: dict[str, str | bool | int | float] = Field(default_factory=dict)

@@ -57,8 +57,11 @@ class CTranslate2Whisper:
             word_timestamps=word_timestamps,
             vad_filter=False,
         )
+        from ingest.budget import check
+
         segments: list[Segment] = []
         for seg in segments_iter:  # a generator: decoding happens here
+            check()  # the caller's time budget (ingest.transcribe_timeout_s), if any
             text = seg.text.strip()
             if not text:
                 continue
