@@ -10,10 +10,12 @@ import contextlib
 import contextvars
 import time
 
+from rag.errors import AudioragError
+
 _deadline: contextvars.ContextVar[tuple[float, float, str] | None] = contextvars.ContextVar("deadline", default=None)
 
 
-class BudgetExceeded(RuntimeError):
+class BudgetExceeded(AudioragError, RuntimeError):
     """A stage took longer than its time budget (a setting). The message is one line."""
 
 

@@ -44,10 +44,13 @@ def run_ingest(args: argparse.Namespace) -> int:
             results.append(res)
             style = {"ingested": "green", "unchanged": "cyan", "failed": "red"}.get(res.status, "yellow")
             line = Text(f"{res.status:9}", style=style) + f" {item.path}"
-            line += f" — {res.reason}" if res.status == "failed" else ""
+            told = res.reason and res.status in ("failed", "ingested")  # why it failed, or what was wrong (truncated)
+            line += f" — {res.reason}" if told else ""
             progress.console.print(line, soft_wrap=True)  # a path whole on one line, also when stderr is piped
             progress.advance(overall)
         progress.update(current, visible=False)
+        for r in skipped:  # every entry gets its line (never wrapped); last, as a sidecar's fate is known only now
+            progress.console.print(Text("skipped  ", style="yellow") + f" {r.path} — {r.reason}", soft_wrap=True)
     if any(r.status == "ingested" for r in results):
         pipe.store.optimize()
     counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "skipped", "failed")}

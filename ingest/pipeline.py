@@ -21,6 +21,7 @@ from rag.schema import Episode, Transcript
 AUDIO_EXTS = {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga", ".opus", ".webm", ".mp4", ".m4v", ".mov",
               ".mkv", ".wma", ".aiff", ".aif"}
 TRANSCRIPT_EXTS = {".json", ".srt", ".vtt", ".txt"}
+EMBED_BATCH = 256  # chunks embedded at a time (the time budget is checked between batches)
 CHUNK_VERSION = 1  # bump when chunking changes so existing episodes are re-processed
 
 Status = Literal["ingested", "unchanged", "failed", "skipped"]
@@ -33,6 +34,7 @@ class Item:
     kind: Literal["audio", "transcript"]
     audio: Path | None = None  # the audio to keep for playback (the file itself, or a transcript's sidecar)
     explicit: bool = True  # named on the command line (a bad one fails) vs found in a folder scan
+    sidecar: "Result | None" = None  # the report of the audio this transcript stands in for (told if it fails)
 
 
 @dataclass
@@ -54,20 +56,56 @@ class IngestError(AudioragError, RuntimeError):
     """A file that cannot be ingested; the message is one line for the user."""
 
 
-def _sniff_transcript_json(path: Path) -> bool:
-    try:
-        from ingest.transcripts import load_transcript
+def _not_a_transcript(path: Path) -> str | None:
+    """Why a JSON file found in a folder is not a transcript (its real error), or None when it is shaped like one
+    (the import then judges its content) or cannot be judged here (too big, unreadable: the import says why)."""
+    import json
 
-        load_transcript(path)
-        return True
-    except Exception:  # noqa: BLE001 — any failure means "not a transcript we can read"
-        return False
+    from ingest.transcripts import TranscriptError, read_transcript_text, whisper_shape
+    from rag.settings import get_settings
+
+    try:
+        if path.stat().st_size > get_settings().ingest.max_transcript_mb * 1e6:
+            return None
+        text = read_transcript_text(path)
+        if not text.strip():
+            return "not a transcript (empty file)"
+        whisper_shape(json.loads(text))
+    except json.JSONDecodeError as exc:
+        return f"not a transcript (not valid JSON (line {exc.lineno}: {exc.msg}))"
+    except TranscriptError as exc:
+        return f"not a transcript ({exc})"
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _scan(folder: Path, recursive: bool) -> tuple[list[Path], list[Result]]:
+    """The files in a folder, and a report for every entry that is not one (hidden entries aside)."""
+    from ingest.decode import special_file
+
+    files: list[Path] = []
+    skipped: list[Result] = []
+    for f in sorted(folder.rglob("*") if recursive else folder.iterdir()):
+        if any(part.startswith(".") for part in f.relative_to(folder).parts):
+            continue
+        if f.is_dir():
+            if not recursive:
+                skipped.append(Result(str(f), "skipped", reason="a folder (add --recursive to ingest what is in it)"))
+            continue
+        why = special_file(f)
+        if why is None:
+            files.append(f)
+        else:
+            skipped.append(Result(str(f), "skipped", reason=why))
+    return files, skipped
 
 
 def collect(paths: list[str | Path], recursive: bool = False) -> tuple[list[Item], list[Result]]:
     """Expand the paths into work items. A transcript with an audio file of the same stem beside it wins over that
-    audio (its text is used, the audio is linked for playback). Files found in folder scans that are not audio or
-    transcripts are reported as skipped, never as failures."""
+    audio (its text is used, the audio is linked for playback). Entries found in folder scans that are not audio or
+    transcripts, or not regular files (FIFOs, sockets, dangling symlinks, symlink loops), are reported as skipped,
+    each with its reason, never as failures."""
     from ingest.transcripts import find_sidecar_audio
 
     found: list[tuple[Path, bool]] = []
@@ -75,12 +113,13 @@ def collect(paths: list[str | Path], recursive: bool = False) -> tuple[list[Item
     for raw in paths:
         p = Path(raw).expanduser()
         if p.is_dir():
-            it = p.rglob("*") if recursive else p.iterdir()
-            found += [(f, False) for f in sorted(it) if f.is_file() and not f.name.startswith(".")]
+            files, odd = _scan(p, recursive)
+            found += [(f, False) for f in files]
+            skipped += odd
         else:
             found.append((p, True))
     items: list[Item] = []
-    claimed_audio: set[Path] = set()
+    claimed_audio: dict[Path, Item] = {}
     seen: set[Path] = set()
     for f, explicit in found:
         ext = f.suffix.lower()
@@ -89,24 +128,29 @@ def collect(paths: list[str | Path], recursive: bool = False) -> tuple[list[Item
             continue
         seen.add(key)
         if ext in TRANSCRIPT_EXTS:
-            if not explicit and ext == ".json" and not _sniff_transcript_json(f):
-                skipped.append(Result(str(f), "skipped", reason="JSON file that is not a transcript"))
+            why = _not_a_transcript(f) if not explicit and ext == ".json" else None
+            if why:
+                skipped.append(Result(str(f), "skipped", reason=why))
                 continue
             if not explicit and ext == ".txt" and f.name.lower() in {"readme.txt", "license.txt", "licence.txt"}:
-                skipped.append(Result(str(f), "skipped", reason="not a transcript"))
+                skipped.append(Result(str(f), "skipped", reason="not a transcript (a README or licence)"))
                 continue
             side = find_sidecar_audio(f) if f.exists() else None
+            item = Item(f, "transcript", audio=side, explicit=explicit)
             if side is not None:
-                claimed_audio.add(side.resolve())
-            items.append(Item(f, "transcript", audio=side, explicit=explicit))
+                claimed_audio[side.resolve()] = item
+            items.append(item)
         elif ext in AUDIO_EXTS or explicit:
             items.append(Item(f, "audio", audio=f, explicit=explicit))
         else:
             skipped.append(Result(str(f), "skipped", reason=f"not an audio or transcript file ({ext or 'no extension'})"))
     kept = []
     for item in items:
-        if item.kind == "audio" and item.path.exists() and item.path.resolve() in claimed_audio:
-            skipped.append(Result(str(item.path), "skipped", reason="its transcript beside it is imported instead"))
+        owner = claimed_audio.get(item.path.resolve()) if item.kind == "audio" and item.path.exists() else None
+        if owner is not None:
+            owner.sidecar = Result(str(item.path), "skipped",
+                                   reason=f"its transcript beside it ({owner.path.name}) is imported instead")
+            skipped.append(owner.sidecar)
             continue
         kept.append(item)
     return kept, skipped
@@ -168,57 +212,84 @@ class Pipeline:
             self._embedder = get_embedder(self.settings)
         return self._embedder
 
-    def transcript_for(self, item: Item, language: str | None, stages: dict, on_stage: StageCallback) -> tuple[Transcript, float | None]:
-        """The timed transcript of an item, and the audio duration when known."""
+    def transcript_for(self, item: Item, language: str | None, stages: dict, on_stage: StageCallback,
+                       notes: list[str]) -> tuple[Transcript, float | None]:
+        """The timed transcript of an item, validated (rag.schema.validate_transcript), and the audio duration
+        when known. What the caller should be told (a truncated recording) is appended to `notes`."""
+        from ingest.budget import budget
+        from rag.schema import validate_transcript
+
+        limits = self.settings.ingest
         if item.kind == "transcript":
-            from ingest.transcripts import load_transcript
-
-            t0 = time.perf_counter()
-            on_stage("import", 0.1)
-            transcript = load_transcript(item.path)
-            stages["import"] = time.perf_counter() - t0
-            duration = transcript.duration
-            if item.audio is not None:
-                from ingest.decode import probe
-
-                try:
-                    duration = probe(item.audio).get("duration") or duration
-                except Exception:  # noqa: BLE001 — the transcript still imports without its audio length
-                    pass
-            if duration is None and transcript.segments:
-                duration = max(s.end for s in transcript.segments)
-            return transcript, duration
-        from ingest.decode import decode
+            return self._imported(item, stages, on_stage)
+        from ingest.decode import decode_noted
 
         t0 = time.perf_counter()
         on_stage("decode", 0.05)
-        audio = decode(item.path)
+        with budget(limits.decode_timeout_s, "ingest.decode_timeout_s"):
+            audio, note = decode_noted(item.path)
+        if note:
+            notes.append(note)
         stages["decode"] = time.perf_counter() - t0
         duration = len(audio) / 16000
         on_stage("transcribe", 0.1)
         t0 = time.perf_counter()
-        transcript = self.asr.transcribe(audio, language=language, word_timestamps=True)
+        with budget(limits.transcribe_timeout_s, "ingest.transcribe_timeout_s"):
+            transcript = self.asr.transcribe(audio, language=language, word_timestamps=True)
         stages["transcribe"] = time.perf_counter() - t0
+        if not transcript.text:
+            raise IngestError("no speech found in the recording")
         from ingest.segment import resegment
 
         t0 = time.perf_counter()
-        transcript = resegment(transcript, audio)
-        transcript.duration = duration
+        transcript = validate_transcript(resegment(transcript, audio), duration)
         stages["segment"] = time.perf_counter() - t0
+        return transcript, duration
+
+    def _imported(self, item: Item, stages: dict, on_stage: StageCallback) -> tuple[Transcript, float | None]:
+        """A transcript file within the size budgets, checked against its recording's length when one is beside it."""
+        from ingest.transcripts import load_transcript
+
+        limits = self.settings.ingest
+        size = item.path.stat().st_size
+        if size > limits.max_transcript_mb * 1e6:
+            raise IngestError(f"too big to import: {size / 1e6:.1f} MB (the budget is {limits.max_transcript_mb:g} MB, "
+                              "setting ingest.max_transcript_mb)")
+        t0 = time.perf_counter()
+        on_stage("import", 0.1)
+        duration = None
+        if item.audio is not None:
+            from ingest.decode import probe
+
+            try:
+                duration = probe(item.audio).get("duration")
+            except Exception:  # noqa: BLE001 — the transcript still imports without its audio length
+                pass
+        transcript = load_transcript(item.path, duration=duration)
+        words = len(transcript.text.split())
+        if words > limits.max_transcript_words:
+            raise IngestError(f"too long to import: {words:,} words (the budget is {limits.max_transcript_words:,}, "
+                              "setting ingest.max_transcript_words)")
+        stages["import"] = time.perf_counter() - t0
+        duration = duration or transcript.duration
+        if duration is None and transcript.has_times and transcript.segments:
+            duration = max(s.end for s in transcript.segments)
         return transcript, duration
 
     def ingest_item(self, item: Item, *, enhance: bool = False, language: str | None = None,
                     on_stage: StageCallback = lambda s, f: None, force: bool = False) -> Result:
         t_start = time.perf_counter()
         stages: dict[str, float] = {}
+        notes: list[str] = []
         res = Result(str(item.path), "failed")
         try:
-            if not item.path.exists():
-                raise IngestError("file not found")
+            from ingest.decode import content_hash, special_file
+
+            why = special_file(item.path)
+            if why:
+                raise IngestError(why)
             if item.path.stat().st_size == 0:
                 raise IngestError("empty file (0 bytes)")
-            from ingest.decode import content_hash
-
             id_source = item.audio if item.audio is not None else item.path
             episode_id = content_hash(id_source)
             key = settings_key(self.settings, item, enhance, language)
@@ -229,58 +300,74 @@ class Pipeline:
                 res.reason = "already in the library with the same settings"
                 return res
 
-            transcript, duration = self.transcript_for(item, language, stages, on_stage)
-            if not transcript.segments or not transcript.text:
-                raise IngestError("no speech found in the recording" if item.kind == "audio" else "the transcript is empty")
-
-            from ingest.normalize import normalize_transcript
-
-            transcript = normalize_transcript(transcript)
-            if enhance:
-                on_stage("enhance", 0.6)
-                t0 = time.perf_counter()
-                from ingest.enhance import enhance_transcript
-
-                transcript = enhance_transcript(transcript, settings=self.settings).transcript
-                stages["enhance"] = time.perf_counter() - t0
-
-            on_stage("chunk", 0.7)
-            t0 = time.perf_counter()
-            from ingest.chunk import chunk_transcript
-
-            chunks = chunk_transcript(episode_id, transcript)
-            stages["chunk"] = time.perf_counter() - t0
-
-            on_stage("embed", 0.75)
-            t0 = time.perf_counter()
-            vectors = self.embedder.embed([c.text for c in chunks])
-            stages["embed"] = time.perf_counter() - t0
-
-            on_stage("store", 0.9)
-            t0 = time.perf_counter()
-            title = existing.title if existing is not None and existing.title else title_from_path(item.path)
-            audio_path = keep_audio_copy(item.audio, episode_id, self.settings) if item.audio is not None else None
-            episode = Episode(
-                id=episode_id,
-                title=title,
-                source=str(item.path),
-                duration=duration,
-                language=transcript.language,
-                status="ready",
-                audio_path=audio_path,
-                asr_model=transcript.model,
-                settings_key=key,
-            )
-            if existing is not None:  # keep what the user or the LLM wrote about it
-                episode = episode.model_copy(update={k: getattr(existing, k) for k in ("created", "tags", "summary", "description", "chapters")})
-            self.store.write_episode(episode, transcript.segments, chunks, vectors)
-            stages["store"] = time.perf_counter() - t0
-            res.status, res.title, res.duration = "ingested", title, duration
+            transcript, duration = self.transcript_for(item, language, stages, on_stage, notes)
+            res.title = self._index(item, transcript, duration, episode_id, key, existing, enhance, stages, on_stage)
+            res.status, res.duration = "ingested", duration
+            res.reason = "; ".join(notes) or None
             on_stage("done", 1.0)
         except Exception as exc:  # noqa: BLE001 — one bad file never stops the batch
             res.status = "failed"
             res.reason = display(exc)
+            if item.sidecar is not None:
+                item.sidecar.reason = f"not ingested: its transcript beside it ({item.path.name}) failed: {res.reason}"
         finally:
             res.seconds = time.perf_counter() - t_start
             res.stages = stages
         return res
+
+    def _index(self, item: Item, transcript: Transcript, duration: float | None, episode_id: str, key: str,
+               existing: Episode | None, enhance: bool, stages: dict, on_stage: StageCallback) -> str:
+        """Clean, chunk, embed and store a validated transcript as one ready episode; returns its title."""
+        from ingest.budget import budget, check
+        from ingest.normalize import normalize_transcript
+
+        transcript = normalize_transcript(transcript)
+        if enhance:
+            on_stage("enhance", 0.6)
+            t0 = time.perf_counter()
+            from ingest.enhance import enhance_transcript
+
+            transcript = enhance_transcript(transcript, settings=self.settings).transcript
+            stages["enhance"] = time.perf_counter() - t0
+
+        on_stage("chunk", 0.7)
+        t0 = time.perf_counter()
+        from ingest.chunk import chunk_transcript
+
+        chunks = chunk_transcript(episode_id, transcript)
+        stages["chunk"] = time.perf_counter() - t0
+
+        on_stage("embed", 0.75)
+        t0 = time.perf_counter()
+        import numpy as np
+
+        limit = self.settings.ingest.import_timeout_s if item.kind == "transcript" else None
+        with budget(limit, "ingest.import_timeout_s"):
+            parts = []
+            for i in range(0, max(len(chunks), 1), EMBED_BATCH):
+                check()
+                parts.append(self.embedder.embed([c.text for c in chunks[i : i + EMBED_BATCH]]))
+            vectors = np.concatenate(parts)
+        stages["embed"] = time.perf_counter() - t0
+
+        on_stage("store", 0.9)
+        t0 = time.perf_counter()
+        title = existing.title if existing is not None and existing.title else title_from_path(item.path)
+        audio_path = keep_audio_copy(item.audio, episode_id, self.settings) if item.audio is not None else None
+        episode = Episode(
+            id=episode_id,
+            title=title,
+            source=str(item.path),
+            duration=duration,
+            language=transcript.language,
+            status="ready",
+            audio_path=audio_path,
+            asr_model=transcript.model,
+            settings_key=key,
+        )
+        if existing is not None:  # keep what the user or the LLM wrote about it
+            episode = episode.model_copy(update={k: getattr(existing, k) for k in ("created", "tags", "summary", "description", "chapters")})
+        self.store.write_episode(episode, transcript.segments, chunks, vectors)
+        stages["store"] = time.perf_counter() - t0
+        return title
+

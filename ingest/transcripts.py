@@ -37,7 +37,7 @@ def load_transcript(path: str | Path, duration: float | None = None) -> Transcri
     (rag.schema.validate_transcript; against the recording's `duration` when known)."""
     p = Path(path)
     try:
-        text = _read_text(p)
+        text = read_transcript_text(p)
         if not text.strip():
             raise TranscriptError("empty file")
         kind = _kind(p, text)
@@ -57,7 +57,7 @@ def load_transcript(path: str | Path, duration: float | None = None) -> Transcri
         raise TranscriptError(f"{p.name}: invalid transcript: {exc}") from None
 
 
-def _read_text(p: Path) -> str:
+def read_transcript_text(p: Path) -> str:
     data = p.read_bytes()
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # before UTF-16: FF FE also opens UTF-32-LE
         return data.decode("utf-32")
@@ -110,15 +110,10 @@ def parse_json(text: str) -> Transcript:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TranscriptError(f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if isinstance(data, list):
-        data = {"segments": data}
-    if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
-        raise TranscriptError('not a Whisper transcript: expected {"segments": [...]} or a list of segments')
+    data = whisper_shape(data)
     raw = data["segments"]
     if not raw:
         raise TranscriptError("the transcript has no segments")
-    if not all(isinstance(s, dict) for s in raw):
-        raise TranscriptError("not a Whisper transcript: each segment must be an object with start, end and text")
     for i, s in enumerate(raw):
         missing = [k for k in ("start", "end", "text") if k not in s]
         if missing:
@@ -148,6 +143,18 @@ def parse_json(text: str) -> Transcript:
         has_word_times=any(s.words for s in segments) and all(s.words for s in segments if s.text),
         has_times=has_times,
     )
+
+
+def whisper_shape(data: Any) -> dict:
+    """`data` as {"segments": [objects…], …}, or TranscriptError when JSON is not shaped like a transcript at all
+    (a manifest, a config): how a folder scan tells other JSON files from transcripts, bad ones included."""
+    if isinstance(data, list):
+        data = {"segments": data}
+    if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
+        raise TranscriptError('not a Whisper transcript: expected {"segments": [...]} or a list of segments')
+    if not all(isinstance(s, dict) for s in data["segments"]):
+        raise TranscriptError("not a Whisper transcript: each segment must be an object with start, end and text")
+    return data
 
 
 def _word(w: dict[str, Any]) -> Word | None:

@@ -99,9 +99,28 @@ def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
 
 
+def dash_paths(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """A file whose name starts with '-' (`audiorag ingest -take1.wav`) given as `./-take1.wav`, so argparse does
+    not read it as an option; only for names that exist and are not an option of the command. After `--`,
+    everything is a path already."""
+    import os
+
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if not argv or sub is None or argv[0] not in sub.choices:
+        return argv
+    options = set(sub.choices[argv[0]]._option_string_actions)
+    out = [argv[0]]
+    for i, arg in enumerate(argv[1:], 1):
+        if arg == "--":
+            return out + argv[i:]
+        known = arg in options or arg.split("=", 1)[0] in options
+        out.append(f"./{arg}" if arg.startswith("-") and arg != "-" and not known and os.path.lexists(arg) else arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(dash_paths(parser, list(sys.argv[1:] if argv is None else argv)))
     if not args.command:
         parser.print_help()
         return 0
