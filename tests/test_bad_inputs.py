@@ -34,20 +34,31 @@ def cut(src: Path, dst: Path, fraction: float = 0.5) -> Path:
     return dst
 
 
+class Corpus:
+    """The folder being built, and for each entry name: (expected status, a regex its one-line reason must match)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.dir, self.expect = folder, {}
+
+    def case(self, name: str, status: str, reason: str) -> Path:
+        self.expect[name] = (status, reason)
+        return self.dir / name
+
+
 def build_corpus(d: Path, work: Path) -> dict[str, tuple[str, str]]:
-    """The files, and for each entry name: (expected status, a regex its one-line reason must match)."""
     speech = work / "speech.wav"
     run("espeak-ng", "-w", str(speech), SPEECH)
     for ext in ("ogg", "mp3", "flac", "m4a", "opus"):
         run("ffmpeg", "-loglevel", "error", "-y", "-i", str(speech), str(work / f"speech.{ext}"))
-    (d / "sub").mkdir()
-    expect: dict[str, tuple[str, str]] = {}
+    corpus = Corpus(d)
+    audio_cases(corpus, work)
+    special_cases(corpus)
+    transcript_cases(corpus)
+    return corpus.expect
 
-    def case(name: str, status: str, reason: str) -> Path:
-        expect[name] = (status, reason)
-        return d / name
 
-    # audio
+def audio_cases(c: Corpus, work: Path) -> None:
+    d, case, speech = c.dir, c.case, work / "speech.wav"
     run("espeak-ng", "-w", str(case("good.wav", "ingested", r"^$")), SPEECH)
     for ext in ("wav", "mp3", "flac"):
         cut(work / f"speech.{ext}", case(f"truncated.{ext}", "ingested", r"^truncated: decoded \d+\.\d of \d+\.\d s$"))
@@ -73,7 +84,15 @@ def build_corpus(d: Path, work: Path) -> dict[str, tuple[str, str]]:
         str(case("mute.mp4", "failed", r"^mute\.mp4: no audio stream \(a video without sound\?\)$")))
     case("noise.ogg", "failed", r"^noise\.ogg: (not an audio|corrupt or truncated)").write_bytes(
         random.Random(1).randbytes(20_000))
-    # not regular files, refused before they are opened
+    if os.geteuid() != 0:  # root reads any file: there the permission case is test_os_errors_are_one_plain_line's
+        case("locked.wav", "failed", r"^Can't use .*locked\.wav: permission denied$").write_bytes(speech.read_bytes())
+        (d / "locked.wav").chmod(0)
+
+
+def special_cases(c: Corpus) -> None:
+    """Entries that are not regular files, refused before they are opened, and others a scan passes over."""
+    d, case = c.dir, c.case
+    (d / "sub").mkdir()
     os.mkfifo(case("fifo.wav", "skipped", r"^not a regular file \(a FIFO \(named pipe\)\)"))
     os.mkfifo(case("fifo.srt", "skipped", r"^not a regular file \(a FIFO \(named pipe\)\)"))
     sock = socket.socket(socket.AF_UNIX)
@@ -82,12 +101,15 @@ def build_corpus(d: Path, work: Path) -> dict[str, tuple[str, str]]:
     case("dangling.wav", "skipped", r"^dangling symlink \(its target .*gone\.wav does not exist\)$").symlink_to(
         d / "gone.wav")
     case("loop.wav", "skipped", r"^symlink loop").symlink_to(d / "loop.wav")
-    expect["sub"] = ("skipped", r"^a folder \(add --recursive")
+    c.expect["sub"] = ("skipped", r"^a folder \(add --recursive")
     case("slides.pdf", "skipped", r"^not an audio or transcript file \(\.pdf\)$").write_bytes(b"%PDF-1.4\n")
     case("NOTES", "skipped", r"^not an audio or transcript file \(no extension\)$").write_text("x")
     case("readme.txt", "skipped", r"^not a transcript \(a README or licence\)$").write_text("read me")
     (d / ".hidden.wav").write_bytes(b"")  # hidden entries are not the library's business: no line
-    # transcripts
+
+
+def transcript_cases(c: Corpus) -> None:
+    case = c.case
     case("poison.json", "failed", r"^poison\.json: segment 0 \('poison'\): its start time is not a number \(nan\)$"
          ).write_text('{"segments": [{"start": NaN, "end": Infinity, "text": "poison"}]}')
     case("negative.json", "failed", r"^negative\.json: segment 1 \('later'\): its start time is negative").write_text(
@@ -127,10 +149,6 @@ def build_corpus(d: Path, work: Path) -> dict[str, tuple[str, str]]:
                                     r"recording ends")), "Short.")
     case("short.srt", "failed", r"^short\.srt: segment 0 .*after the recording ends").write_text(
         "1\n00:01:00,000 --> 00:01:04,000\nFar too late.\n")
-    if os.geteuid() != 0:  # root reads any file: there the permission case is test_os_errors_are_one_plain_line's
-        case("locked.wav", "failed", r"^Can't use .*locked\.wav: permission denied$").write_bytes(speech.read_bytes())
-        (d / "locked.wav").chmod(0)
-    return expect
 
 
 def test_bad_input_batch_reports_every_entry_in_one_line(tmp_path, pack, models_dir, artifacts):
