@@ -202,3 +202,49 @@ def test_os_errors_are_one_plain_line(tmp_path):
         assert display(exc) == f"Can't use {tmp_path}: is a directory"
     assert display(PermissionError(13, "Permission denied", "/x/locked.wav")) == \
         "Can't use /x/locked.wav: permission denied"
+
+
+def test_time_budgets_stop_a_stage_with_one_line(tmp_path, settings, pack):
+    """A budget of a microsecond is over by the first check: decoding, transcription (the CTranslate2 segment loop)
+    and a transcript import's embedding each stop there, and the file fails with one line naming the setting."""
+    from ingest.budget import BudgetExceeded, budget
+    from ingest.decode import decode_noted
+    from ingest.pipeline import Item, Pipeline
+
+    for name in (settings.asr.model, settings.embed.model):
+        pack(name)
+    wav = tmp_path / "talk.wav"
+    run("espeak-ng", "-w", str(wav), SPEECH)
+    with budget(1e-6, "a test"), pytest.raises(BudgetExceeded, match=r"^stopped after 1e-06 s: over the time budget"):
+        decode_noted(wav)
+    assert len(decode_noted(wav)[0]) > 16000  # outside any budget nothing stops it
+    srt = tmp_path / "talk.srt"
+    srt.write_text(SRT_CUE)
+    for field, item in (("decode_timeout_s", Item(wav, "audio", audio=wav)),
+                        ("transcribe_timeout_s", Item(wav, "audio", audio=wav)),
+                        ("import_timeout_s", Item(srt, "transcript"))):
+        limited = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={field: 1e-6})})
+        res = Pipeline(limited).ingest_item(item)
+        assert (res.status, res.reason) == ("failed", f"Stopped after 1e-06 s: over the time budget (ingest.{field})")
+    assert Pipeline(settings).ingest_item(Item(srt, "transcript")).status == "ingested"
+
+
+def test_app_ingest_rows_tell_truncation_and_a_failed_transcript(settings, pack, tmp_path):
+    """The web app's ingest table (ui.backend, as the Ingest tab shows it) carries the same true reasons."""
+    from ui.backend import Backend
+
+    for name in (settings.asr.model, settings.embed.model):
+        pack(name)
+    whole = tmp_path / "whole.wav"
+    run("espeak-ng", "-w", str(whole), SPEECH)
+    half = cut(whole, tmp_path / "half.wav")
+    talk = tmp_path / "talk.wav"
+    run("espeak-ng", "-w", str(talk), "Short.")
+    (tmp_path / "talk.srt").write_text("1\n00:01:00,000 --> 00:01:04,000\nFar too late.\n")
+    *_, rows = Backend(settings).ingest([str(half), str(talk), str(tmp_path / "talk.srt")])
+    by = {r["name"]: r for r in rows}
+    assert by["half.wav"]["status"] == "ingested"
+    assert re.fullmatch(r"truncated: decoded \d+\.\d of \d+\.\d s", by["half.wav"]["reason"])
+    assert by["talk.srt"]["status"] == "failed" and "after the recording ends" in by["talk.srt"]["reason"]
+    assert by["talk.wav"]["status"] == "skipped"
+    assert by["talk.wav"]["reason"].startswith("not ingested: its transcript beside it (talk.srt) failed: ")

@@ -172,13 +172,14 @@ class Backend:
             if res is None:
                 row.update(status="failed", reason="ingest stopped unexpectedly", fraction=1.0)
             else:
-                row.update(status=res.status, reason=res.reason if res.status != "ingested" else None,
+                row.update(status=res.status, reason=res.reason,  # an ingested file's reason: truncated
                            fraction=1.0, episode_id=res.episode_id, title=res.title, duration=res.duration,
                            seconds=round(res.seconds, 2))
                 # a companion audio file that was paired with this transcript gets the same result
                 if item.audio is not None and str(item.audio) in by_path and item.audio != item.path:
+                    told = item.sidecar.reason if item.sidecar is not None else None  # says if the transcript failed
                     rows[by_path[str(item.audio)]].update(status="skipped", fraction=1.0,
-                                                          reason=f"linked for playback to {item.path.name}")
+                                                          reason=told or f"linked for playback to {item.path.name}")
                 ingested |= res.status == "ingested"
             yield rows
         if ingested:

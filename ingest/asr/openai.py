@@ -250,7 +250,10 @@ class OpenAIWhisper:
     def _remote(self, audio: np.ndarray, language: str | None, word_timestamps: bool) -> Transcript:
         segments: list[Segment] = []
         all_words, lang = True, None
+        from ingest.budget import check
+
         for start, end in plan_pieces(audio, self.max_samples):
+            check()  # the caller's time budget (ingest.transcribe_timeout_s), if any
             data = self._post(audio[start:end], language, word_timestamps)
             piece_segments, has_words, piece_lang = parse_response(data, offset=start / SAMPLE_RATE,
                                                                    limit=end / SAMPLE_RATE)
