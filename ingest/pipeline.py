@@ -90,7 +90,10 @@ def _scan(folder: Path, recursive: bool) -> tuple[list[Path], list[Result]]:
         if any(part.startswith(".") for part in f.relative_to(folder).parts):
             continue
         if f.is_dir():
-            if not recursive:
+            if f.is_symlink():  # never followed (a link can lead back up the tree, or out of it)
+                skipped.append(Result(str(f), "skipped", reason="a link to a folder: not followed (name the folder "
+                                                                "itself to ingest what is in it)"))
+            elif not recursive:
                 skipped.append(Result(str(f), "skipped", reason="a folder (add --recursive to ingest what is in it)"))
             continue
         why = special_file(f)

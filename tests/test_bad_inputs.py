@@ -102,6 +102,7 @@ def special_cases(c: Corpus) -> None:
         d / "gone.wav")
     case("loop.wav", "skipped", r"^symlink loop").symlink_to(d / "loop.wav")
     c.expect["sub"] = ("skipped", r"^a folder \(add --recursive")
+    case("linked", "skipped", r"^a link to a folder: not followed").symlink_to(d / "sub")
     case("slides.pdf", "skipped", r"^not an audio or transcript file \(\.pdf\)$").write_bytes(b"%PDF-1.4\n")
     case("NOTES", "skipped", r"^not an audio or transcript file \(no extension\)$").write_text("x")
     case("readme.txt", "skipped", r"^not a transcript \(a README or licence\)$").write_text("read me")
@@ -161,13 +162,14 @@ def test_bad_input_batch_reports_every_entry_in_one_line(tmp_path, pack, models_
     # named on the command line with a leading dash, bare and after `--`
     run("espeak-ng", "-w", str(work / "-dash.wav"), SPEECH.replace("nine", "ten"))
     (work / "--after.srt").write_text(SRT_CUE.replace("six", "five"))
-    expect |= {"-dash.wav": ("ingested", r"^$"), "--after.srt": ("ingested", r"^$")}
+    expect |= {"-dash.wav": ("ingested", r"^$"), "--after.srt": ("ingested", r"^$"),
+               "zero": ("failed", r"^not a regular file \(a device\): refused without opening it$")}  # /dev/zero
     assert len(expect) >= 40
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AUDIORAG_DATA_DIR": str(tmp_path / "data"),
            "AUDIORAG_MODELS_DIR": str(models_dir), "AUDIORAG_CONFIG": str(tmp_path / "none.toml")}
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--json", str(corpus), "-dash.wav", "--",
-                        "--after.srt"], capture_output=True, text=True, env=env, cwd=work, timeout=600)
+    r = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--json", str(corpus), "/dev/zero", "-dash.wav",
+                        "--", "--after.srt"], capture_output=True, text=True, env=env, cwd=work, timeout=600)
     seconds = time.perf_counter() - t0
     (artifacts / "bad_inputs_batch.txt").write_text(f"{len(expect)} entries in {seconds:.1f} s (under load)\n")
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
