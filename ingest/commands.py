@@ -86,16 +86,22 @@ def add_transcribe(p: argparse.ArgumentParser) -> None:
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
+    """The whisper-cli job. Errors (a bad file, an impossible ASR result) are one line, exit 1; a truncated
+    recording is transcribed, with one warning line saying so."""
     from pathlib import Path
 
-    from ingest.decode import DecodeError, decode
+    from ingest.decode import DecodeError, decode_noted
     from ingest.writers import get_writer
+    from rag.errors import display
+    from rag.schema import InvalidTranscript, validate_transcript
 
     try:
-        audio = decode(Path(args.file))
+        audio, note = decode_noted(Path(args.file))
     except DecodeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {display(exc)}", file=sys.stderr)
         return 1
+    if note:
+        print(f"warning: {Path(args.file).name}: {note}", file=sys.stderr)
     from ingest.asr import get_asr
     from ingest.normalize import normalize_transcript
 
@@ -103,8 +109,11 @@ def run_transcribe(args: argparse.Namespace) -> int:
     transcript = get_asr().transcribe(audio, language=args.language, word_timestamps=True)
     from ingest.segment import resegment
 
-    transcript = resegment(transcript, audio)
-    transcript.duration = len(audio) / 16000
+    try:
+        transcript = validate_transcript(resegment(transcript, audio), len(audio) / 16000)
+    except InvalidTranscript as exc:
+        print(f"error: {Path(args.file).name}: {'no speech found' if not transcript.text else exc}", file=sys.stderr)
+        return 1
     transcript = normalize_transcript(transcript)
     if args.enhance:
         from ingest.enhance import enhance_transcript

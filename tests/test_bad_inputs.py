@@ -250,3 +250,28 @@ def test_app_ingest_rows_tell_truncation_and_a_failed_transcript(settings, pack,
     assert by["talk.srt"]["status"] == "failed" and "after the recording ends" in by["talk.srt"]["reason"]
     assert by["talk.wav"]["status"] == "skipped"
     assert by["talk.wav"]["reason"].startswith("not ingested: its transcript beside it (talk.srt) failed: ")
+
+
+def test_transcribe_says_truncated_or_silent_in_one_line(tmp_path, pack, models_dir):
+    """`audiorag transcribe` on half an mp3: the transcript and one warning line (no Python warning text); on a
+    silent file: one error line, before any model loads."""
+    pack("whisper-tiny.en")
+    whole = tmp_path / "whole.wav"
+    run("espeak-ng", "-w", str(whole), SPEECH)
+    run("ffmpeg", "-loglevel", "error", "-i", str(whole), str(tmp_path / "whole.mp3"))
+    half = cut(tmp_path / "whole.mp3", tmp_path / "half.mp3")
+    env = {**os.environ, "AUDIORAG_MODELS_DIR": str(models_dir), "AUDIORAG_CONFIG": str(tmp_path / "none.toml"),
+           "AUDIORAG_DATA_DIR": str(tmp_path / "data")}
+    r = subprocess.run([sys.executable, "-m", "rag.cli", "transcribe", str(half), "-f", "srt"], capture_output=True,
+                       text=True, env=env, cwd=ROOT, timeout=600)
+    assert r.returncode == 0 and "-->" in r.stdout and "meeting" in r.stdout.lower(), r.stderr
+    warned = [ln for ln in r.stderr.splitlines() if ": truncated" in ln]
+    assert len(warned) == 1 and re.fullmatch(r"warning: half\.mp3: truncated: decoded \d+\.\d of \d+\.\d s", warned[0])
+    assert "DecodeWarning" not in r.stderr
+    silent = tmp_path / "quiet.flac"
+    run("sox", "-n", "-r", "16000", "-c", "1", str(silent), "trim", "0", "60")
+    r = subprocess.run([sys.executable, "-m", "rag.cli", "transcribe", str(silent)], capture_output=True, text=True,
+                       env=env, cwd=ROOT, timeout=600)
+    assert r.returncode == 1 and r.stdout == ""
+    assert re.fullmatch(r"error: quiet\.flac: no speech: the audio is silent \(60 s, peak digital silence\)\n",
+                        r.stderr, re.IGNORECASE), r.stderr
