@@ -30,6 +30,23 @@ def _gflops_without_blas() -> float | None:
         return None
 
 
+def _environment() -> str:
+    """Where the packages live (sys.prefix) and the disk they take, counted as `du` does (the figure
+    `scripts/setup.sh` ends with): allocated blocks, each file once (hard links), symlinks not followed."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root, dirs, files in os.walk(sys.prefix):
+        for name in [*dirs, *files]:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return f"{sys.prefix} ({total / 2**30:.2f} GiB)"
+
+
 def collect(quick: bool = False) -> tuple[dict, list[str], list[str]]:
     from rag import runtime
     from rag.models import PACKS, ModelError
@@ -37,7 +54,8 @@ def collect(quick: bool = False) -> tuple[dict, list[str], list[str]]:
     from rag.settings import config_path, get_settings
 
     s = get_settings()
-    report: dict = {"platform": f"{platform.system()} {platform.machine()}", "python": platform.python_version()}
+    report: dict = {"platform": f"{platform.system()} {platform.machine()}", "python": platform.python_version(),
+                    "environment": _environment()}
     problems: list[str] = []
     warnings: list[str] = []
 
