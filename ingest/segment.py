@@ -5,7 +5,8 @@ before the moment that answers a question. With word timestamps and the audio we
 - find pauses in the audio itself (frames well below the recording's speech level for >= `min_silence` s);
 - split between two words at a sentence end (. ? !) or where a pause lies at their boundary (Whisper's word
   alignment often stretches a word over the pause that follows it, so the boundary region is widened);
-- move word edges that fall inside a pause out of it, so a segment starts when its first word is spoken.
+- move word edges that fall inside a pause out of it, so a segment starts when its first word is spoken;
+- fold fragments of one or two words (a pause after "and", "The") into a neighbour unless they are a sentence.
 Segment ids are renumbered; words and their times are kept (never invented).
 """
 
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ingest.normalize import ends_sentence
 from rag.schema import Segment, Transcript, Word
 
 SR = 16000
-SENTENCE_END = (".", "?", "!", "…")
+MIN_WORDS = 3  # a shorter piece is folded into a neighbour unless it is a whole sentence
 NO_SPACE_LANGUAGES = {"zh", "ja", "th", "lo", "my", "km", "yue", "bo"}  # written without spaces between words
 
 
@@ -66,6 +68,38 @@ def _pause_between(a: Word, b: Word, silences: list[tuple[float, float]], widen:
     return any(s < hi and e > lo for s, e in silences)
 
 
+def _ends(word: Word) -> bool:
+    return ends_sentence(word.word)
+
+
+def merge_fragments(groups: list[list[Word]], min_words: int = MIN_WORDS) -> list[list[Word]]:
+    """Fold pieces shorter than `min_words` that are not a whole sentence into a neighbour: a piece that goes on
+    with an unfinished phrase joins the one before it ("the art" | "of" → "the art of"), one that opens a sentence
+    joins the one after it ("The" | "first books were…" → "The first books were…", so the segment still starts
+    where the sentence does). A short sentence of its own ("Yes.") stays: someone said just that."""
+    back: list[list[Word]] = []
+    for g in groups:
+        if back and len(g) < min_words and not _ends(back[-1][-1]):
+            back[-1] = back[-1] + g
+        else:
+            back.append(list(g))
+    out: list[list[Word]] = []
+    carry: list[Word] = []
+    for g in back:
+        g = carry + g
+        carry = []
+        if len(g) < min_words and not _ends(g[-1]):
+            carry = g
+        else:
+            out.append(g)
+    if carry:
+        if out and not _ends(out[-1][-1]):
+            out[-1] = out[-1] + carry
+        else:
+            out.append(carry)
+    return out
+
+
 def resegment(transcript: Transcript, audio: np.ndarray | None = None, sr: int = SR, widen: float = 0.35,
               min_silence: float = 0.2) -> Transcript:
     """Sentence/pause-based segments from word timestamps (unchanged if there are no words)."""
@@ -76,10 +110,11 @@ def resegment(transcript: Transcript, audio: np.ndarray | None = None, sr: int =
     words = [_snap(w, silences) for w in words]
     groups: list[list[Word]] = [[words[0]]]
     for prev, word in zip(words, words[1:]):
-        if prev.word.strip().rstrip("\"')]").endswith(SENTENCE_END) or _pause_between(prev, word, silences, widen):
+        if _ends(prev) or _pause_between(prev, word, silences, widen):
             groups.append([word])
         else:
             groups[-1].append(word)
+    groups = merge_fragments(groups)
     segments = [
         Segment(id=i, start=g[0].start, end=max(g[-1].end, g[0].start), text=join_words(g, transcript.language), words=g)
         for i, g in enumerate(groups)

@@ -26,6 +26,7 @@ command("reindex", "re-embed every episode with the configured embedding model",
 command("search", "hybrid search: the best matching moments, with episode and time", "rag.query_commands", "add_search", "run_search")
 command("ask", "answer a question from the library, citing [Episode @ mm:ss]", "rag.query_commands", "add_ask", "run_ask")
 command("chat", "multi-turn questions about the library (follow-ups understood)", "rag.query_commands", "add_chat", "run_chat")
+command("chats", "list, export (md, json), rename or delete the conversations kept in the library", "rag.chat_commands")
 command("summarize", "write summary, title, description, tags and chapters for episodes", "rag.query_commands", "add_summarize", "run_summarize")
 command("eval", "score spoken question answering against a manifest with gold time windows", "rag.query_commands", "add_eval", "run_eval")
 command("serve", "start the web app (Library, Episode, Ask, Search, Models, Benchmarks) on 127.0.0.1", "ui.serve")

@@ -79,7 +79,10 @@ def delete_episode(store, episode_id: str) -> None:
     """Remove an episode's rows, vectors and audio copy together."""
     from rag.storage import delete_file
 
+    from rag.edit import forget_episode
+
     audio = store.delete_episode(episode_id)
+    forget_episode(store, episode_id)
     delete_file(audio, store.settings)
 
 
@@ -106,23 +109,29 @@ def add_reindex(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def reembed(store, embedder, episode_id: str, segments=None) -> None:
+    """Rebuild one episode's chunks and vectors from its stored segments (after a reindex or a text edit)."""
+    from ingest.chunk import chunk_transcript
+    from rag.schema import Transcript
+
+    ep = store.get_episode(episode_id)
+    segments = store.segments(episode_id) if segments is None else segments
+    chunks = chunk_transcript(episode_id, Transcript(segments=segments, language=ep.language if ep else None))
+    store.write_chunks(episode_id, chunks, embedder.embed([c.text for c in chunks]))
+
+
 def run_reindex(args: argparse.Namespace) -> int:
     """Rebuild every episode's chunks and vectors from its stored segments with the configured embedder."""
     from rich.progress import track
 
-    from ingest.chunk import chunk_transcript
     from rag.embed import get_embedder
-    from rag.schema import Transcript
 
     store = _store()
     embedder = get_embedder()
     episodes = store.list_episodes()
     store.reset_chunks(embedder)
     for ep in track(episodes, description="reindexing", console=None):
-        segments = store.segments(ep.id)
-        chunks = chunk_transcript(ep.id, Transcript(segments=segments, language=ep.language))
-        vectors = embedder.embed([c.text for c in chunks])
-        store.write_chunks(ep.id, chunks, vectors)
+        reembed(store, embedder, ep.id)
     store.optimize()
     print(f"reindexed {len(episodes)} episode(s) with {embedder.name}")
     return 0

@@ -68,6 +68,9 @@ def add_ask(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audio", metavar="EPISODE",
                    help="ask this episode's audio itself through a Voxtral server at llm.base_url "
                         "(see docs/scaling.md)")
+    from rag.chat_commands import add_answer_options
+
+    add_answer_options(p)
 
 
 def answer_json(answer, query: str | None = None) -> dict:
@@ -112,16 +115,20 @@ def run_ask(args: argparse.Namespace) -> int:
         from rag.voxtral import run_audio_ask
 
         return run_audio_ask(args)
-    from rag.answer import ask, ask_sync
+    from rag.chat_commands import answer_settings
     from rag.search import SearchError
+    from rag.stream import live_answer
 
+    opts = answer_settings(args)
     try:
+        events = live_answer(args.question, episode=args.episode, opts=opts)
         if args.json:
             from rag.cli import print_json
 
-            print_json(answer_json(ask_sync(args.question, episode=args.episode, mode=args.mode, k=args.k)))
+            final = next(ev["answer"] for ev in events if ev["type"] == "final")
+            print_json(answer_json(final))
             return 0
-        final, _ = stream_events(ask(args.question, episode=args.episode, mode=args.mode, k=args.k))
+        final, _ = stream_events(events)
     except SearchError as exc:
         return _fail(exc)
     if final is not None:
@@ -131,8 +138,13 @@ def run_ask(args: argparse.Namespace) -> int:
 
 # -- chat --------------------------------------------------------------------------------------------------------
 def add_chat(p: argparse.ArgumentParser) -> None:
+    from rag.chat_commands import add_answer_options
+
     p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
     p.add_argument("--mode", choices=["hybrid", "extractive", "generative"], help="see `audiorag ask --help`")
+    p.add_argument("-k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--resume", metavar="ID", help="continue a stored conversation (audiorag chats list)")
+    add_answer_options(p)
 
 
 def _history_file():
@@ -153,7 +165,6 @@ def _history_file():
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from rag.chat import Chat
     from rag.search import SearchError
 
     try:
@@ -167,8 +178,20 @@ def run_chat(args: argparse.Namespace) -> int:
         except OSError:
             pass
         readline.set_history_length(1000)
-    chat = Chat(episode=args.episode, mode=args.mode)
-    print("Ask about your library. /reset forgets the conversation, /quit (or Ctrl-D) leaves.", file=sys.stderr)
+    from rag.chat_commands import answer_settings
+    from rag.chats import Chats, answer_turn
+    from rag.store import Store
+
+    chats = Chats(Store())
+    conv = chats.get(args.resume) if args.resume else None
+    if conv is not None:
+        conv = chats.save(conv.model_copy(update={"settings": answer_settings(args, conv.settings)}))
+        print(f"Resuming “{conv.title}” ({len(conv.turns)} question(s) so far).", file=sys.stderr)
+    opts = conv.settings if conv is not None else answer_settings(args)
+    scope = chats.store.find_episode(args.episode) if args.episode else None
+    if args.episode and scope is None:
+        return _fail(f"no episode matches '{args.episode}' (see: audiorag list)")
+    print("Ask about your library. /reset starts a new conversation, /quit (or Ctrl-D) leaves.", file=sys.stderr)
     try:
         while True:
             try:
@@ -183,11 +206,13 @@ def run_chat(args: argparse.Namespace) -> int:
             if line in ("/quit", "/exit", "/q"):
                 break
             if line == "/reset":
-                chat.reset()
-                print("(conversation cleared)", file=sys.stderr)
+                conv = None
+                print("(new conversation)", file=sys.stderr)
                 continue
+            if conv is None:
+                conv = chats.new(line, scope.id if scope else None, opts)
             try:
-                final, query = stream_events(chat.ask(line))
+                final, query = stream_events(answer_turn(chats, conv.id, line))
             except SearchError as exc:
                 _fail(exc)
                 continue
@@ -196,6 +221,8 @@ def run_chat(args: argparse.Namespace) -> int:
             if final is not None:
                 print_sources(final)
             print()
+        if conv is not None:
+            print(f"(kept as conversation {conv.id}: audiorag chat --resume {conv.id})", file=sys.stderr)
     finally:
         if readline is not None:
             try:

@@ -221,3 +221,50 @@ def _clamped(item, duration: float | None):
     if duration is None or item.end <= duration:
         return item
     return item.model_copy(update={"start": min(item.start, duration), "end": duration})
+
+
+class AnswerSettings(BaseModel):
+    """How answers are made: the app's Settings panel and the `audiorag ask|chat` flags, kept per conversation.
+    Zero for top_p/top_k means off; an empty system prompt keeps the measured answer prompt (rag.prompts)."""
+
+    mode: Literal["extractive", "generative", "hybrid"] | None = None  # None: rag.answer.default_mode
+    k: int = Field(5, ge=1, le=30)  # passages retrieved
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(0.0, ge=0.0, le=1.0)
+    top_k: int = Field(0, ge=0, le=1000)
+    max_tokens: int = Field(80, ge=8, le=2048)  # for the model's part of the answer
+    system_prompt: str = ""
+    model: str | None = None  # the answering LLM (None: the configured one)
+
+
+class ChatTurn(BaseModel):
+    """One question and its answer, as shown (citations included, so a reopened chat still plays them)."""
+
+    question: str
+    query: str | None = None  # the standalone form that was searched
+    answer: str = ""
+    abstained: bool = False
+    stopped: bool = False  # Stop was pressed: `answer` is what had been written by then
+    citations: list[Citation] = Field(default_factory=list)
+    model: str | None = None
+    ttft: float | None = None  # seconds from retrieval done to the model's first token
+    tps: float | None = None  # the model's tokens per second
+    asked: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+class Conversation(BaseModel):
+    id: str
+    title: str
+    created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    updated: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    episode: str | None = None  # asked about this episode only (None: the whole library)
+    settings: AnswerSettings = Field(default_factory=AnswerSettings)
+    turns: list[ChatTurn] = Field(default_factory=list)
+
+    def history(self) -> list[dict]:
+        """The turns as chat messages for rag.answer.ask (user turns carry the standalone query)."""
+        out: list[dict] = []
+        for t in self.turns:
+            out += [{"role": "user", "content": t.question, "query": t.query or t.question},
+                    {"role": "assistant", "content": t.answer}]
+        return out

@@ -87,6 +87,14 @@ def test_long_form_sentences_found_at_their_times(shared_library, asr_manifest):
         for r, w in zip(long_form["segments"], first_words)
     )
     assert opened >= 0.9 * len(first_words)
+    # a readable transcript: no line of one or two words unless it is a whole sentence (it was 22 of 94 lines
+    # before pause fragments were folded into their neighbours: "and", "The", "of", "i .e.")
+    from ingest.normalize import ends_sentence
+
+    after_sentence = [True] + [ends_sentence(s["text"]) for s in segments[:-1]]
+    short = [s["text"] for s, fresh in zip(segments, after_sentence)
+             if len(s["text"].split()) < 3 and not (fresh and ends_sentence(s["text"]))]
+    assert not short, short
 
 
 def test_second_ingest_changes_nothing(shared_library):

@@ -53,12 +53,18 @@ def test_answer_markdown_escapes_model_text_and_links_citations():
     assert 'class="play open cite"' in out
 
 
-def test_transcript_lines_seek_to_their_segment():
+def test_transcript_lines_seek_to_their_segment_in_paragraphs():
     ep = Episode(id="e1", title="T", source="s", status="ready")
-    segs = [Segment(id=0, start=0.0, end=2.0, text="Hello there."), Segment(id=1, start=2.5, end=4.0, text="A <b>")]
-    out = render.transcript_html(ep, segs, "/gradio_api/file=/a.wav")
-    assert out.count('class="play seg"') == 2
-    assert 'data-start="2.50"' in out and "00:02" in out and "A &lt;b&gt;" in out
+    segs = [Segment(id=0, start=0.0, end=2.0, text="Hello there."), Segment(id=1, start=2.1, end=4.0, text="A <b>"),
+            Segment(id=2, start=4.1, end=6.0, text="and more."), Segment(id=3, start=9.0, end=11.0, text="Later on.",
+                                                                         speaker="Ann")]
+    out = render.transcript_html(ep, segs, "/gradio_api/file=/a.wav", edited={2})
+    assert out.count('class="play seg"') == 3 and out.count('class="play seg edited"') == 1
+    assert 'data-start="2.10"' in out and 'data-end="4.00"' in out and "A &lt;b&gt;" in out
+    # a paragraph per pause after a sentence (and per speaker), its start time shown once
+    assert out.count('<p class="para"') == 2 and "00:00" in out and "00:09" in out and "00:02" not in out
+    assert 'data-speaker="Ann"' in out and out.count('class="revert"') == 1
+    assert [len(p) for p in render.paragraphs(segs)] == [3, 1]
 
 
 def test_episode_rows_and_choices():

@@ -42,10 +42,12 @@ def register(backend: Backend) -> None:
 
     @friendly
     def ask(question: str, episode: str = "", history: list = []) -> dict:  # noqa: B006 (gr.api needs a literal)
-        """Answer a question from the library, streamed. Every update is {answer, done}; the last one
-        (done=true) adds abstained, citations [{episode_id, title, start, end, text}], passages and warnings.
+        """Answer a question from the library, streamed. Every update is {answer, draft, state, done, ttft, tps}
+        (draft: the model's newest words, not yet checked); the last one (done=true) adds abstained, citations
+        [{episode_id, title, start, end, text}], passages and warnings.
         `history` is earlier turns as [{"role": "user"|"assistant", "content": …}]."""
-        text = ""
+        text = draft = ""
+        state, stats = "retrieving", {}
         passages: list = []
         warnings: list = []
         for ev in backend.ask(question, episode or None, history or None):
@@ -53,14 +55,21 @@ def register(backend: Backend) -> None:
                 warnings.append(ev["text"])
             elif ev["type"] == "passages":
                 passages = ev["passages"]
+            elif ev["type"] == "state":
+                state = ev["state"]
+            elif ev["type"] == "stats":
+                stats = {k: ev[k] for k in ("ttft", "tps", "tokens", "model")}
+            elif ev["type"] == "draft":
+                draft += ev["text"]
+                yield {"answer": text, "draft": draft, "state": state, "done": False, **stats}
             elif ev["type"] == "token":
-                text += ev["text"]
-                yield {"answer": text, "done": False}
+                text, draft = text + ev["text"], ""
+                yield {"answer": text, "draft": "", "state": state, "done": False, **stats}
             elif ev["type"] == "final":
                 a = ev["answer"]
-                yield {"answer": a.answer, "abstained": a.abstained, "done": True,
+                yield {"answer": a.answer, "abstained": a.abstained, "done": True, "state": "done",
                        "citations": [citation_dict(c) for c in a.citations], "passages": passages,
-                       "warnings": warnings}
+                       "warnings": warnings, **stats}
 
     @friendly
     def search(query: str, episode: str = "", k: int = 8) -> list:
@@ -117,7 +126,53 @@ def register(backend: Backend) -> None:
             raise gr.Error("the benchmark package (rag.bench) is not available in this build")
         return mod.run_bench(list(benches) or None, quick=True, settings=backend.settings)
 
+    @friendly
+    def rename_episode(episode: str, title: str) -> dict:
+        """Give an episode a new title: {episode_id, title}."""
+        return backend.rename(episode, title)
+
+    @friendly
+    def edit_segment(episode: str, segment: int, text: str = "", revert: bool = False) -> dict:
+        """Correct one transcript segment's text (same id and times; the original is kept), or put the original
+        back with revert=true. Search, answers and exports use the corrected text at once."""
+        return backend.edit_segment(episode, int(segment), text, bool(revert))
+
+    @friendly
+    def list_chats() -> list:
+        """Stored conversations, most recent first: id, title, created, updated, questions, episode."""
+        return [{"id": c.id, "title": c.title, "created": c.created.isoformat(), "updated": c.updated.isoformat(),
+                 "questions": len(c.turns), "episode": c.episode} for c in backend.chats.list()]
+
+    @friendly
+    def get_chat(chat: str) -> dict:
+        """One conversation with its turns, citations (episode_id, title, start, end, label) and settings."""
+        from rag.chats import to_json
+
+        return to_json(backend.chats.get(chat))
+
+    @friendly
+    def export_chat(chat: str, format: str = "md") -> str:
+        """A conversation as Markdown or JSON text (every citation as [Title @ mm:ss], episode id and seconds)."""
+        from rag.chats import export as export_conversation
+
+        return export_conversation(backend.chats.get(chat), format)
+
+    @friendly
+    def rename_chat(chat: str, title: str) -> dict:
+        """Give a conversation a new title: {id, title}."""
+        conv = backend.chats.rename(chat, title)
+        return {"id": conv.id, "title": conv.title}
+
+    @friendly
+    def delete_chat(chat: str) -> dict:
+        """Delete a conversation: {deleted: id, title}."""
+        conv = backend.chats.delete(chat)
+        return {"deleted": conv.id, "title": conv.title}
+
     heavy = dict(concurrency_limit=1, concurrency_id=MODELS_QUEUE)
+    for fn in (rename_episode, list_chats, get_chat, export_chat, rename_chat, delete_chat):
+        gr.api(fn, api_name=fn.__name__)
+    gr.api(edit_segment, api_name="edit_segment", **heavy)
     gr.api(list_episodes, api_name="list_episodes")
     gr.api(get_episode, api_name="get_episode")
     gr.api(ask, api_name="ask", **heavy)

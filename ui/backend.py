@@ -28,7 +28,14 @@ class Backend:
         self.settings = settings or get_settings()
         self._store = None
         self._pipeline = None
+        self._chats = None
         self._lock = threading.RLock()
+        # live answers, per conversation: questions waiting their turn, the Stop flag of the running answer, and
+        # the running answer as last shown (so a page that re-renders the chat meanwhile keeps it)
+        self._waiting: dict[str, list[str]] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self.live: dict[str, tuple[str, str]] = {}
+        self.viewing: dict[str, str] = {}  # browser session → the conversation its Ask tab shows
 
     # -- shared resources --------------------------------------------------------------------------------------
     @property
@@ -53,6 +60,40 @@ class Backend:
     def embedder(self):
         return self.pipeline.embedder
 
+    @property
+    def chats(self):
+        with self._lock:
+            if self._chats is None:
+                from rag.chats import Chats
+
+                self._chats = Chats(self.store)
+            return self._chats
+
+    # -- questions waiting for an answer ----------------------------------------------------------------------
+    def enqueue(self, conv_id: str, question: str) -> None:
+        with self._lock:
+            self._waiting.setdefault(conv_id, []).append(question)
+
+    def waiting(self, conv_id: str) -> list[str]:
+        with self._lock:
+            return list(self._waiting.get(conv_id, []))
+
+    def next_question(self, conv_id: str) -> tuple[str, threading.Event] | None:
+        """The next waiting question and a fresh Stop flag for its answer (None when none waits)."""
+        with self._lock:
+            waiting = self._waiting.get(conv_id)
+            if not waiting:
+                return None
+            self._cancel[conv_id] = threading.Event()
+            return waiting.pop(0), self._cancel[conv_id]
+
+    def stop(self, conv_id: str) -> list[str]:
+        """Stop the running answer and take back the questions still waiting (returned, for the input box)."""
+        with self._lock:
+            if conv_id in self._cancel:
+                self._cancel[conv_id].set()
+            return self._waiting.pop(conv_id, [])
+
     # -- episodes ----------------------------------------------------------------------------------------------
     def episodes(self, include_incomplete: bool = True) -> list[Episode]:
         return self.store.list_episodes(include_incomplete=include_incomplete)
@@ -60,10 +101,10 @@ class Backend:
     def find(self, ref: str) -> Episode:
         ref = (ref or "").strip()
         if not ref:
-            raise UserError("choose an episode first")
+            raise UserError("Choose an episode first.")
         ep = self.store.get_episode(ref) or self.store.find_episode(ref)
         if ep is None:
-            raise UserError(f"no episode matches '{ref}'")
+            raise UserError(f"No episode matches '{ref}'.")
         return ep
 
     def segments(self, episode_id: str) -> list[Segment]:
@@ -92,6 +133,31 @@ class Backend:
         ep = self.find(ref)
         delete_episode(self.store, ep.id)
         return {"deleted": ep.id, "title": ep.title}
+
+    def rename(self, ref: str, title: str) -> dict:
+        title = " ".join((title or "").split())
+        if not title:
+            raise UserError("Type a title first.")
+        ep = self.store.set_episode_fields(self.find(ref).id, title=title)
+        return {"episode_id": ep.id, "title": ep.title}
+
+    def edit_segment(self, ref: str, segment_id: int, text: str, revert: bool = False) -> dict:
+        """Correct one segment's text (or put its original back): stored, searchable and exported at once."""
+        from rag.edit import edit_segment, revert_segment
+
+        ep = self.find(ref)
+        with self._lock:
+            if revert:
+                seg = revert_segment(self.store, self.embedder, ep.id, int(segment_id))
+            else:
+                seg = edit_segment(self.store, self.embedder, ep.id, int(segment_id), text)
+        return {"episode_id": ep.id, "id": seg.id, "start": seg.start, "end": seg.end, "text": seg.text,
+                "edited": not revert}
+
+    def edited_segments(self, episode_id: str) -> set[int]:
+        from rag.edit import edited_ids
+
+        return edited_ids(self.store, episode_id)
 
     def export(self, ref: str, fmt: str) -> tuple[str, str]:
         """(file name, text) of an episode's transcript in srt, vtt, json, md or txt."""
@@ -187,14 +253,16 @@ class Backend:
         yield rows
 
     # -- ask and search ----------------------------------------------------------------------------------------
-    def ask(self, question: str, episode: str | None = None, history: list | None = None) -> Iterator[dict]:
-        from rag.answer import ask
+    def ask(self, question: str, episode: str | None = None, history: list | None = None, opts=None,
+            cancel: threading.Event | None = None) -> Iterator[dict]:
+        """rag.stream.live_answer's events: the answer with the model's drafts, its state and its figures."""
+        from rag.stream import live_answer
 
         if not (question or "").strip():
-            raise UserError("type a question first")
+            raise UserError("Type a question first.")
         episode_id = self.find(episode).id if episode else None
-        yield from ask(question, episode=episode_id, history=history or None, settings=self.settings,
-                       store=self.store, embedder=self.embedder)
+        yield from live_answer(question, episode=episode_id, history=history or None, settings=self.settings,
+                               opts=opts, cancel=cancel, store=self.store, embedder=self.embedder)
 
     def search(self, query: str, episode: str | None = None, k: int = 8) -> list[dict]:
         from rag.search import SearchError, search

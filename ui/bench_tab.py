@@ -11,6 +11,7 @@ import csv
 import importlib
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -104,14 +105,33 @@ def initial(backend: Backend):
         note = "The benchmark package (`rag.bench`) is not available in this build, so runs cannot be started here."
         return note, gr.update(choices=[], value=None), gr.update(interactive=False), gr.update(interactive=False)
     note = ("Measures this machine: ASR real-time factor and WER, embedding throughput, search latency, LLM "
-            "tokens/s, and one ingest end to end. Quick mode takes a few minutes; every run is kept in "
-            f"`{mod.csv_location(backend.settings)}`.")
+            "tokens/s, and one ingest end to end. Quick mode takes a few minutes; every run is kept in the "
+            "library's benchmark history (`audiorag bench --runs`).")
     return (note, gr.update(choices=run_choices(backend), value=None), gr.update(interactive=True),
             gr.update(choices=list(mod.BENCHES), interactive=True))
 
 
-def wire(backend: Backend, *, run_btn, which, runs, status, table, chart, csv_file, heavy: dict,
-         private: dict) -> None:
+def layout() -> SimpleNamespace:
+    with gr.Tab("Benchmarks", id="bench", elem_id="tab-bench"):
+        note = gr.Markdown("", elem_id="bench-note")
+        with gr.Row():
+            which = gr.CheckboxGroup(choices=[], value=["search", "embed", "llm"], label="Benchmarks to run (quick mode)",
+                                     elem_id="bench-which", scale=3)
+            run_btn = gr.Button("Run quick benchmark", variant="primary", elem_id="bench-btn", scale=1)
+        runs = gr.Dropdown(label="Runs (newest first)", choices=[], value=None, elem_id="bench-runs")
+        status = gr.Markdown("", elem_id="bench-status")
+        table = gr.Dataframe(headers=TABLE_COLUMNS, value=[], interactive=False, label="Results", elem_id="bench-table",
+                             wrap=True)
+        with gr.Row():
+            chart = gr.Image(label="Chart", type="filepath", interactive=False, elem_id="bench-chart", scale=3)
+            csv_file = gr.File(label="CSV of this run", interactive=False, elem_id="bench-csv", scale=1)
+    return SimpleNamespace(note=note, which=which, run_btn=run_btn, runs=runs, status=status, table=table,
+                           chart=chart, csv_file=csv_file, initial_outputs=[note, runs, run_btn, which])
+
+
+def wire(backend: Backend, ui: SimpleNamespace, *, heavy: dict, private: dict) -> None:
+    run_btn, which, runs, status, table, chart, csv_file = (ui.run_btn, ui.which, ui.runs, ui.status, ui.table,
+                                                           ui.chart, ui.csv_file)
     @friendly
     def do_run(names, progress=gr.Progress()):
         mod = bench_module()

@@ -71,9 +71,88 @@
     };
   }
 
+  // The transcript line being played is highlighted and kept in view (lines carry data-start, see ui/render.py).
+  function follow() {
+    const p = player();
+    const box = document.querySelector("#ep-transcript .transcript");
+    if (!p || !box || box.dataset.episode !== p.dataset.episode) return;
+    let cur = null;
+    for (const a of box.querySelectorAll("a.seg")) {
+      if (parseFloat(a.dataset.start) <= p.currentTime + 0.05) cur = a; else break;
+    }
+    const old = box.querySelector("a.seg.playing");
+    if (old === cur) return;
+    if (old) old.classList.remove("playing");
+    if (!cur) return;
+    cur.classList.add("playing");
+    const top = cur.offsetTop - box.offsetTop;
+    if (!editing() && (top < box.scrollTop || top > box.scrollTop + box.clientHeight - 40)) {
+      box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+    }
+  }
+  document.addEventListener("timeupdate", follow, true);  // media events do not bubble; capture sees them
+
+  // Editing the transcript: with "Edit text" ticked, a click on a line edits it in place; Enter or leaving the
+  // line saves it, Escape cancels, ↺ goes back to the original. Edits reach Python through #seg-edit.
+  function editing() {
+    const box = document.getElementById("ep-transcript");
+    return !!(box && box.classList.contains("editing"));
+  }
+
+  function sendEdit(ep, seg, text, revert) {
+    const box = document.querySelector("#seg-edit textarea, #seg-edit input");
+    if (!box) return;
+    box.value = JSON.stringify({ep: ep, seg: seg, text: text, revert: !!revert, nonce: Date.now()});
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function editLine(a) {
+    const txt = a.querySelector(".txt");
+    if (!txt || txt.isContentEditable) return;
+    const before = txt.textContent;
+    txt.contentEditable = "true";
+    txt.focus();
+    const done = (save) => {
+      txt.removeEventListener("blur", onBlur);
+      txt.removeEventListener("keydown", onKey);
+      txt.contentEditable = "false";
+      const after = txt.textContent.trim();
+      if (save && after && after !== before.trim()) {
+        sendEdit(a.closest(".transcript").dataset.episode, parseInt(a.dataset.seg, 10), after, false);
+      } else {
+        txt.textContent = before;
+      }
+    };
+    const onBlur = () => done(true);
+    const onKey = (e) => {
+      if (e.key === "Enter") { e.preventDefault(); done(true); }
+      if (e.key === "Escape") { e.preventDefault(); done(false); }
+    };
+    txt.addEventListener("blur", onBlur);
+    txt.addEventListener("keydown", onKey);
+  }
+
+  document.addEventListener("change", function (e) {
+    const box = document.getElementById("ep-transcript");
+    if (box && e.target.closest && e.target.closest("#ep-edit")) box.classList.toggle("editing", e.target.checked);
+  }, true);
+
   document.addEventListener("click", function (e) {
+    const rev = e.target.closest && e.target.closest("#ep-transcript a.revert");
+    if (rev) {
+      e.preventDefault();
+      e.stopPropagation();
+      sendEdit(rev.closest(".transcript").dataset.episode, parseInt(rev.dataset.seg, 10), "", true);
+      return;
+    }
     const a = e.target.closest && e.target.closest("a.play");
     if (!a) return;
+    if (editing() && a.classList.contains("seg")) {
+      e.preventDefault();
+      e.stopPropagation();
+      editLine(a);
+      return;
+    }
     e.preventDefault();
     e.stopPropagation();
     const m = parse(a);

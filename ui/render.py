@@ -98,16 +98,54 @@ def search_html(query: str, passages: list[dict], src_for: SrcFor) -> str:
     return f'<div class="results"><p>{len(passages)} result(s) for <b>{html.escape(query)}</b></p><ol>{"".join(rows)}</ol></div>'
 
 
-def transcript_html(episode: Episode, segments: list[Segment], src: str) -> str:
-    """The transcript, one clickable line per segment: clicking a line plays from its start."""
+PARAGRAPH_GAP = 1.2  # seconds of silence after a sentence that start a new paragraph
+PARAGRAPH_SECONDS = 45.0  # a paragraph this long ends at its next sentence end
+
+
+def speaker_label(segment: Segment) -> str:
+    """The label a paragraph carries (empty when the transcript has no speakers)."""
+    return segment.speaker or ""
+
+
+def paragraphs(segments: list[Segment]) -> list[list[Segment]]:
+    """Segments grouped into paragraphs: a new one after a sentence end followed by a pause (or once a paragraph
+    is long), and whenever the speaker changes."""
+    from ingest.normalize import ends_sentence
+
+    out: list[list[Segment]] = []
+    for s in segments:
+        if out:
+            prev, para = out[-1][-1], out[-1]
+            sentence_break = ends_sentence(prev.text) and (
+                s.start - prev.end >= PARAGRAPH_GAP or s.start - para[0].start >= PARAGRAPH_SECONDS)
+            if not (sentence_break or speaker_label(s) != speaker_label(prev)):
+                para.append(s)
+                continue
+        out.append([s])
+    return out
+
+
+def transcript_html(episode: Episode, segments: list[Segment], src: str, edited: set[int] | None = None) -> str:
+    """The transcript as left-aligned paragraphs of clickable lines (one per segment: a click plays from its
+    start; ui/player.js highlights the line being played). Edited lines are marked and can be reverted."""
     if not segments:
         return '<div class="transcript"><p class="muted">No transcript.</p></div>'
-    lines = []
-    for s in segments:
-        label = f'<span class="ts">{format_ts(s.start)}</span> <span class="txt">{html.escape(s.text.strip())}</span>'
-        lines.append(play_link(label, src=src, start=s.start, episode_id=episode.id, title=episode.title,
-                               extra_class="seg"))
-    return f'<div class="transcript">{"".join(lines)}</div>'
+    edited = edited or set()
+    paras = []
+    for para in paragraphs(segments):
+        who = speaker_label(para[0])
+        head = f'<span class="ts">{format_ts(para[0].start)}</span>'
+        if who:
+            head += f' <span class="speaker">{html.escape(who)}</span>'
+        lines = []
+        for s in para:
+            mark = ' <a class="revert" title="Back to the original text" data-seg="%d">↺</a>' % s.id if s.id in edited else ""
+            link = play_link(f'<span class="txt">{html.escape(s.text.strip())}</span>', src=src, start=s.start,
+                             episode_id=episode.id, title=episode.title,
+                             extra_class="seg edited" if s.id in edited else "seg")
+            lines.append(link.replace("<a ", f'<a data-end="{s.end:.2f}" data-seg="{s.id}" ', 1) + mark)
+        paras.append(f'<p class="para" data-speaker="{html.escape(who)}">{head} {" ".join(lines)}</p>')
+    return f'<div class="transcript" data-episode="{html.escape(episode.id)}">{"".join(paras)}</div>'
 
 
 def episode_header_html(episode: Episode, src: str) -> str:
@@ -189,3 +227,62 @@ def progress_html(rows: list[dict]) -> str:
         )
     out.append("</table>")
     return "".join(out)
+
+
+# -- the Ask tab ---------------------------------------------------------------------------------------------------
+STATE_LABELS = {"queued": "Queued", "retrieving": "Retrieving passages…", "answering": "Answering…",
+                "done": "Done", "stopped": "Stopped", "idle": "Ready"}
+
+
+def figures(model: str | None = None, ttft: float | None = None, tps: float | None = None) -> str:
+    """`gemma-3-270m · first token 0.41 s · 12.3 tokens/s` (the parts that are known)."""
+    parts = [model or ""]
+    if ttft is not None:
+        parts.append(f"first token {ttft:.2f} s")
+    if tps is not None:
+        parts.append(f"{tps:.1f} tokens/s")
+    return " · ".join(p for p in parts if p)
+
+
+def turn_messages(turn, src_for: SrcFor) -> list[dict]:
+    """One stored turn (rag.schema.ChatTurn) as the chat's two messages, citations playable."""
+    body = answer_markdown(turn.answer, turn.citations, src_for)
+    if turn.stopped:
+        body += "\n\n*Stopped.*"
+    figs = figures(turn.model, turn.ttft, turn.tps)
+    if figs:
+        body += f'\n\n<small class="figs">{html.escape(figs)}</small>'
+    return [{"role": "user", "content": html.escape(turn.question)}, {"role": "assistant", "content": body}]
+
+
+def live_messages(question: str, confirmed: str, draft: str = "", state: str = "retrieving") -> list[dict]:
+    """The answer being written: text already checked against the transcript, then the model's newest words
+    (provisional, in a <span class="draft"> tag the page styles, until they are checked)."""
+    body = html.escape(confirmed.strip()).replace("\n", "  \n")
+    if draft.strip():
+        body += (" " if body else "") + f'<span class="draft">{html.escape(draft.strip())}</span>'
+    if not body:
+        body = f'<span class="draft">{html.escape(STATE_LABELS.get(state, state))}</span>'
+    return [{"role": "user", "content": html.escape(question)}, {"role": "assistant", "content": body}]
+
+
+def queued_messages(questions: list[str]) -> list[dict]:
+    return [{"role": "user", "content": f'{html.escape(q)}\n\n<small class="queued">queued, answered next</small>'}
+            for q in questions]
+
+
+def ask_status_html(state: str = "idle", figs: str = "", waiting: int = 0) -> str:
+    """The line under the chat: what the answer is doing, its figures, and how many questions wait."""
+    parts = [f"<b>{html.escape(STATE_LABELS.get(state, state))}</b>"]
+    if figs:
+        parts.append(html.escape(figs))
+    if waiting:
+        parts.append(f"{waiting} question{'s' if waiting > 1 else ''} queued")
+    return f'<div class="ask-status" data-state="{html.escape(state)}">{" · ".join(parts)}</div>'
+
+
+CHAT_COLUMNS = ["title", "updated", "questions", "id"]
+
+
+def chat_rows(conversations) -> list[list]:
+    return [[c.title, c.updated.strftime("%Y-%m-%d %H:%M"), len(c.turns), c.id] for c in conversations]

@@ -18,9 +18,10 @@ class LLM(Protocol):
     name: str
 
     def stream(
-        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None,
+        top_p: float = 0.0, top_k: int = 0,
     ) -> Iterator[str]:
-        """Yield the answer as text pieces, as they are produced."""
+        """Yield the answer as text pieces, as they are produced (top_p/top_k 0: off)."""
         ...
 
     def generate(
@@ -36,7 +37,8 @@ class BaseLLM:
     name: str = "llm"
 
     def stream(
-        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None,
+        top_p: float = 0.0, top_k: int = 0,
     ) -> Iterator[str]:
         raise NotImplementedError
 

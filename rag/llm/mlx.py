@@ -48,14 +48,15 @@ class MlxLLM(BaseLLM):
         return list(self.tokenizer.encode(plain_prompt(messages))), [PLAIN_STOP]
 
     def stream(
-        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None,
+        top_p: float = 0.0, top_k: int = 0,
     ) -> Iterator[str]:
         from mlx_lm import stream_generate
         from mlx_lm.sample_utils import make_sampler
 
         ids, implied = self.prompt_tokens(messages)
         stops = StopFilter([*(stop or []), *implied])
-        sampler = make_sampler(temp=float(temperature))
+        sampler = make_sampler(temp=float(temperature), top_p=float(top_p), top_k=int(top_k))
         with self._lock:
             resp = None
             for resp in stream_generate(self.model, self.tokenizer, ids, max_tokens=max_tokens, sampler=sampler):

@@ -58,7 +58,7 @@ class OpenAILLM(BaseLLM):
         self.fallback = load_mlx(local, settings)
         return self.fallback
 
-    def _chunks(self, messages, max_tokens, temperature, stop) -> Iterator[str]:
+    def _chunks(self, messages, max_tokens, temperature, stop, top_p=0.0, top_k=0) -> Iterator[str]:
         import openai
 
         try:
@@ -68,13 +68,15 @@ class OpenAILLM(BaseLLM):
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stop=list(stop) if stop else openai.omit,
+                top_p=top_p if top_p else openai.omit,
+                extra_body={"top_k": top_k} if top_k else None,  # vLLM, llama.cpp and mlx_lm.server read it
                 stream=True,
             )
         except openai.APIConnectionError as exc:
             if self._reached:
                 raise ModelError(f"LLM server {self.base_url} stopped answering: {exc}") from exc
             yield from self._fall_back(exc).stream(
-                messages, max_tokens=max_tokens, temperature=temperature, stop=stop
+                messages, max_tokens=max_tokens, temperature=temperature, stop=stop, top_p=top_p, top_k=top_k
             )
             return
         except openai.NotFoundError as exc:
@@ -91,10 +93,12 @@ class OpenAILLM(BaseLLM):
                     yield piece
 
     def stream(
-        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None,
+        top_p: float = 0.0, top_k: int = 0,
     ) -> Iterator[str]:
         if self.fallback is not None:
-            yield from self.fallback.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+            yield from self.fallback.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                            top_p=top_p, top_k=top_k)
             return
         # Servers differ in how they honour `stop`; cut client-side as well.
-        yield from filter_stops(self._chunks(messages, max_tokens, temperature, stop), stop)
+        yield from filter_stops(self._chunks(messages, max_tokens, temperature, stop, top_p, top_k), stop)

@@ -1,0 +1,241 @@
+"""The web app as a daily tool, in headless Chromium against a real `audiorag serve` process (real models, the
+library on disk): answers stream in the page, a question asked during an answer is queued and answered after it,
+and the conversation is still listed and reopens — citations playable — after a reload and a server restart.
+Screenshots go to the artifacts dir (tests/conftest.py ARTIFACTS) under ui_webapp/."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ASR_DIR, ROOT, free_port, stop_process
+from tests.test_serve import wait_listening
+from tests.test_ui_browser import CHROMIUM, launch_browser
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed")]
+
+Q1 = "What does the speaker ask Americans to do?"
+Q2 = "What is printing?"
+DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
+
+# Every distinct state of the newest answer bubble, recorded in the page as it renders.
+OBSERVE = """() => {
+    window.__states = [];
+    const chat = document.getElementById('chat');
+    const snap = () => {
+        const bots = chat.querySelectorAll('[data-testid="bot"]');
+        if (!bots.length) return;
+        const last = bots[bots.length - 1];
+        const s = {n: bots.length, text: last.textContent.trim(), cite: !!last.querySelector('a.cite')};
+        const prev = window.__states[window.__states.length - 1];
+        if (!prev || prev.text !== s.text || prev.cite !== s.cite || prev.n !== s.n) window.__states.push(s);
+    };
+    new MutationObserver(snap).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _env(data: Path, models_dir: Path) -> dict:
+    env = dict(os.environ, AUDIORAG_DATA_DIR=str(data), AUDIORAG_CONFIG=str(data.parent / "none.toml"),
+               AUDIORAG_MODELS_DIR=str(models_dir), GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(ROOT))
+    env.pop("AUDIORAG_AUTH", None)
+    return env
+
+
+def _cli(env: dict, *args: str, timeout: float = 900) -> str:
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+class Server:
+    """`audiorag serve` on a free port over one data dir; start() again after stop() is a server restart."""
+
+    def __init__(self, env: dict):
+        self.env, self.proc, self.url = env, None, ""
+
+    def start(self) -> str:
+        port = free_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=ROOT,
+                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_listening(port, self.proc, timeout=300)
+        self.url = f"http://127.0.0.1:{port}/"
+        return self.url
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, models_dir, asr_manifest):
+    """A library with whisper_jfk.wav and the LJSpeech long-form reading, and a server over it."""
+    data = tmp_path_factory.mktemp("webapp") / "data"
+    env = _env(data, models_dir)
+    _cli(env, "ingest", str(ASR_DIR / "wav16k" / "whisper_jfk.wav"),
+         str(ASR_DIR / "ljspeech_LJ001_0001-0032_concat.wav"))
+    server = Server(env)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _open(p, url: str, viewport: dict):
+    from playwright.sync_api import expect
+
+    browser = launch_browser(p)
+    page = browser.new_page(viewport=viewport)
+    page.goto(url)
+    expect(page.locator("#lib-status")).to_contain_text("episode(s)", timeout=180_000)
+    return browser, page
+
+
+def _clicked_citation_plays(page) -> None:
+    """Click the chat's first citation: the player plays that episode from the cited second (±1 s)."""
+    cite = page.locator("#chat a.cite").first
+    cited = float(cite.get_attribute("data-start") or cite.get_attribute("href").split("#t=")[1].split("&")[0])
+    page.evaluate("""() => { const p = document.getElementById('player'); window.__from = null;
+        p.addEventListener('playing', () => { if (window.__from === null) window.__from = p.currentTime; }); }""")
+    cite.click()
+    page.wait_for_function("() => window.__from !== null && !document.getElementById('player').paused",
+                           timeout=60_000)
+    assert abs(page.evaluate("() => window.__from") - cited) <= 1.0
+
+
+def _status(page) -> str:
+    return page.evaluate("() => document.querySelector('#ask-status .ask-status')?.dataset.state || ''")
+
+
+def test_streamed_queued_kept_across_reload_and_restart(served, artifacts):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = artifacts / "ui_webapp"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser, page = _open(p, served.url, DESKTOP)
+        page.get_by_role("tab", name="Ask").click()
+        page.evaluate(OBSERVE)
+        page.locator("#question textarea").fill(Q1)
+        page.locator("#ask-btn").click()
+        # a second question while the first is being answered: queued visibly, not lost
+        page.wait_for_function("() => document.querySelector('#ask-status .ask-status')?.dataset.state === 'retrieving'"
+                               " || document.querySelector('#ask-status .ask-status')?.dataset.state === 'answering'",
+                               timeout=120_000)
+        page.locator("#question textarea").fill(Q2)
+        page.locator("#question textarea").press("Enter")
+        expect(page.locator("#chat small.queued")).to_have_count(1, timeout=60_000)
+        expect(page.locator("#ask-status")).to_contain_text("1 question queued", timeout=60_000)
+        assert page.locator("#question textarea").input_value() == ""
+        page.wait_for_function("() => document.querySelectorAll('#chat span.draft').length > 0 && "
+                               "document.querySelector('#ask-status .ask-status')?.dataset.state === 'answering'",
+                               timeout=600_000)
+        page.screenshot(path=str(shots / "ask-streaming-desktop.png"), full_page=True)
+        # both answered, in order
+        expect(page.locator("#chat small.queued")).to_have_count(0, timeout=900_000)
+        page.wait_for_function("() => document.querySelector('#ask-status .ask-status')?.dataset.state === 'done'",
+                               timeout=900_000)
+        page.screenshot(path=str(shots / "ask-done-desktop.png"), full_page=True)
+        states = page.evaluate("() => window.__states")
+        first = [s for s in states if s["n"] == 1]
+        final_at = next(i for i, s in enumerate(first) if s["cite"])
+        partial = [s for s in first[:final_at] if s["text"] and not s["cite"]]
+        assert len(partial) >= 5, first  # the answer rendered in ≥ 5 successive partial states before the final
+        assert "country" in first[final_at]["text"].lower()
+        users = page.locator("#chat [data-testid='user']").all_inner_texts()
+        assert [u.strip() for u in users][:2] == [Q1, Q2], users
+        bots = page.locator("#chat [data-testid='bot']")
+        expect(bots).to_have_count(2)
+        assert "print" in bots.nth(1).inner_text().lower()
+        figures = page.locator("#chat small.figs").first.inner_text()
+        assert "first token" in figures and "tokens/s" in figures, figures
+
+        # after a reload: listed on the Chats tab, reopens with playable citations
+        page.reload()
+        expect(page.locator("#lib-status")).to_contain_text("episode(s)", timeout=120_000)
+        _reopen(page, shots, "reload")
+        browser.close()
+
+        served.stop()
+        served.start()
+        browser, page = _open(p, served.url, DESKTOP)
+        _reopen(page, shots, "restart")
+        browser.close()
+
+    listed = json.loads(_cli(served.env, "chats", "list", "--json"))
+    conv = next(c for c in listed if c["title"] == Q1)
+    assert conv["questions"] == 2
+    md = _cli(served.env, "chats", "export", conv["id"], "--format", "md")
+    exported = json.loads(_cli(served.env, "chats", "export", conv["id"], "--format", "json"))
+    cites = [c for t in exported["turns"] for c in t["citations"]]
+    assert cites
+    for c in cites:  # every citation as [Title @ mm:ss] with its episode id and seconds
+        assert c["label"][1:-1] in md and f"episode `{c['episode_id']}`, {c['start']} s" in md, (c, md)
+
+
+def _reopen(page, shots: Path, when: str) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Chats").click()
+    row = page.locator("#chats tr", has_text=Q1).first
+    expect(row).to_be_visible(timeout=60_000)
+    row.locator("td").first.click()
+    expect(page.locator("#chat-pick input")).to_have_value(re.compile(re.escape(Q1)), timeout=30_000)
+    page.screenshot(path=str(shots / f"chats-{when}-desktop.png"), full_page=True)
+    page.locator("#chat-open").click()
+    expect(page.get_by_role("tab", name="Ask")).to_have_attribute("aria-selected", "true", timeout=30_000)
+    expect(page.locator("#chat a.cite").first).to_be_visible(timeout=60_000)
+    _clicked_citation_plays(page)
+
+
+def _srt_cues(srt: str) -> list[tuple[str, str]]:
+    """(time line, text) of every SRT cue."""
+    cues = []
+    for block in srt.strip().split("\n\n"):
+        lines = block.strip().splitlines()
+        if len(lines) >= 3:
+            cues.append((lines[1], " ".join(lines[2:])))
+    return cues
+
+
+def test_edited_line_is_searched_and_exported_with_the_new_text(served, artifacts):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = artifacts / "ui_webapp"
+    shots.mkdir(parents=True, exist_ok=True)
+    jfk = next(e for e in json.loads(_cli(served.env, "list", "--json")) if e["title"] == "whisper jfk")
+    before = _srt_cues(_cli(served.env, "export", jfk["id"], "--format", "srt"))
+    line = next(i for i, (_, text) in enumerate(before) if "country" in text)
+    with sync_playwright() as p:
+        browser, page = _open(p, served.url, DESKTOP)
+        page.get_by_role("tab", name="Episode").click()
+        page.locator("#ep-select input").click()
+        page.get_by_role("option", name=re.compile("whisper jfk")).click()
+        seg = page.locator("#ep-transcript a.seg").nth(line)
+        expect(seg).to_contain_text("country", timeout=60_000)
+        page.screenshot(path=str(shots / "episode-desktop.png"), full_page=True)
+        page.locator("#ep-edit input").check()
+        seg.click()
+        txt = seg.locator(".txt")
+        expect(txt).to_have_attribute("contenteditable", "true")
+        txt.evaluate("(el, t) => { el.textContent = t; }", before[line][1].replace("country", "homeland"))
+        txt.press("Enter")
+        expect(page.locator("#ep-transcript a.seg.edited")).to_have_count(1, timeout=300_000)
+        expect(page.locator("#ep-transcript a.seg.edited")).to_contain_text("homeland")
+        page.screenshot(path=str(shots / "episode-edited-desktop.png"), full_page=True)
+        browser.close()
+
+    found = json.loads(_cli(served.env, "search", "homeland", "--episode", jfk["id"], "--json"))["results"]
+    assert any("homeland" in r["text"] for r in found), found
+    old = json.loads(_cli(served.env, "search", "your country", "--episode", jfk["id"], "--json"))["results"]
+    assert not any("country" in r["text"] for r in old), old
+    after = _srt_cues(_cli(served.env, "export", jfk["id"], "--format", "srt"))
+    assert [t for t, _ in after] == [t for t, _ in before]  # the same times
+    assert "homeland" in after[line][1] and "country" not in after[line][1]
