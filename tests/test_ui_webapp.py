@@ -134,9 +134,8 @@ def test_streamed_queued_kept_across_reload_and_restart(served, artifacts):
         expect(page.locator("#chat small.queued")).to_have_count(1, timeout=60_000)
         expect(page.locator("#ask-status")).to_contain_text("1 question queued", timeout=60_000)
         assert page.locator("#question textarea").input_value() == ""
-        page.wait_for_function("() => document.querySelectorAll('#chat span.draft').length > 0 && "
-                               "document.querySelector('#ask-status .ask-status')?.dataset.state === 'answering'",
-                               timeout=600_000)
+        page.wait_for_function("() => [...document.querySelectorAll('#chat span.draft')].some("
+                               "d => !d.textContent.includes('…'))", timeout=600_000)  # the model's own words
         page.screenshot(path=str(shots / "ask-streaming-desktop.png"), full_page=True)
         # both answered, in order
         expect(page.locator("#chat small.queued")).to_have_count(0, timeout=900_000)
@@ -184,9 +183,9 @@ def _reopen(page, shots: Path, when: str) -> None:
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Chats").click()
-    row = page.locator("#chats tr", has_text=Q1).first
-    expect(row).to_be_visible(timeout=60_000)
-    row.locator("td").first.click()
+    cell = page.locator("#chats").get_by_role("gridcell", name=Q1).first
+    expect(cell).to_be_visible(timeout=60_000)
+    cell.click()  # selects that conversation
     expect(page.locator("#chat-pick input")).to_have_value(re.compile(re.escape(Q1)), timeout=30_000)
     page.screenshot(path=str(shots / f"chats-{when}-desktop.png"), full_page=True)
     page.locator("#chat-open").click()

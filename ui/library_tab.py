@@ -59,8 +59,10 @@ def wire(backend, ui: SimpleNamespace, *, ep_select, scopes: list, tabs, heavy: 
 
     @friendly
     def do_ingest(files, enhance_text):
-        if not files:
-            raise gr.Error("Choose one or more files first.")
+        if not files:  # a warning, not an error: nothing failed, and no error badge stays under the upload box
+            gr.Warning("Choose one or more files first.")
+            yield (gr.update(),) * (1 + len(outputs))
+            return
         rows: list[dict] = []
         ready_before = 0
         for rows in backend.ingest(list(files), enhance=bool(enhance_text)):
@@ -78,9 +80,20 @@ def wire(backend, ui: SimpleNamespace, *, ep_select, scopes: list, tabs, heavy: 
             gr.Info(f"{len(ok)} file(s) in the library")
         yield (render.progress_html(rows), *refresh())
 
+    # Choosing files again replaces the selection (Gradio's File adds them to what it holds).
+    chosen = gr.State([])
+
+    def replace_selection(files, before):
+        files = list(files or [])
+        fresh = [f for f in files if f not in (before or [])] or files
+        return fresh, fresh
+
+    ui.upload.upload(replace_selection, [ui.upload, chosen], [ui.upload, chosen], **private)
+    ui.upload.clear(lambda: [], None, chosen, **private)
+
     ui.ingest_btn.click(do_ingest, [ui.upload, ui.enhance], [ui.progress, *outputs], show_progress="minimal",
                         **heavy, **private) \
-        .then(lambda: None, None, ui.upload, **private)
+        .then(lambda: (None, []), None, [ui.upload, chosen], **private)
     ui.refresh_btn.click(friendly(refresh), None, outputs, **private)
 
     def pick_row(evt: gr.SelectData):

@@ -163,7 +163,14 @@ def episode_header_html(episode: Episode, src: str) -> str:
                       extra_class="start") if src else '<span class="muted">no audio linked to this transcript</span>')
     return (f'<div class="ep-head" data-episode="{html.escape(episode.id)}" data-src="{html.escape(src)}">'
             f'<h2>{html.escape(episode.title)}</h2><p class="facts">{facts_html}</p><p>{tags}</p><p>{play}</p>'
-            f'<p class="muted small">id {html.escape(episode.id)} · source {html.escape(episode.source)}</p></div>')
+            f'<p class="muted small">id {html.escape(episode.id)} · from {html.escape(source_name(episode.source))}'
+            '</p></div>')
+
+
+def source_name(source: str) -> str:
+    """What the page shows of where an episode came from: the file's name, never a path inside the library or
+    on the server."""
+    return source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
 
 
 def meta_html(episode: Episode, src: str) -> str:

@@ -3,7 +3,8 @@
 Benchmarks (one module each; the method is in each module's docstring and in docs/benchmarks.md):
 `asr` (RTF and WER per backend and model, against plain faster-whisper), `embed` (chunks/s, peak memory),
 `search` (vector/FTS/hybrid latency at 1k-100k chunks, ANN recall), `llm` (prompt and generation tokens/s,
-time to first token), `ingest` (one recording end to end, share of each stage).
+time to first token), `ingest` (one recording end to end, share of each stage), `ui` (time to first token
+through the web app's /ask API).
 
 Every run appends its rows to `<data dir>/bench/bench.csv` and draws `<data dir>/bench/bench-<run_id>.png`.
 The web app's Benchmarks tab calls `run_bench`, `list_runs`, `load_csv` and `make_png` from here.
@@ -33,9 +34,9 @@ from rag.bench.common import (
     rows_of_run,
 )
 
-BENCHES = ("search", "embed", "asr", "llm", "ingest")  # the order of `all`: cheap and model-free first
+BENCHES = ("search", "embed", "asr", "llm", "ingest", "ui")  # the order of `all`: cheap and model-free first
 # Rough share of a quick run's time each bench takes (for the progress bar only).
-WEIGHTS = {"search": 0.22, "embed": 0.08, "asr": 0.32, "llm": 0.13, "ingest": 0.25}
+WEIGHTS = {"search": 0.2, "embed": 0.07, "asr": 0.3, "llm": 0.12, "ingest": 0.22, "ui": 0.09}
 
 __all__ = ["BENCHES", "COLUMNS", "run_bench", "list_runs", "load_csv", "make_png", "print_table", "rows_of_run",
            "csv_location", "png_location", "append_rows", "Ctx"]
