@@ -3,7 +3,6 @@ still play), rename it, delete it, or download it as Markdown or JSON."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -33,19 +32,15 @@ def layout() -> SimpleNamespace:
 
 def export_file(backend, conv, fmt: str) -> str:
     """The conversation written for a download button (its citations link to the page's player URL)."""
-    import tempfile
-
+    from rag.private import private_dir, write_private
     from ui.uploads import safe_name
 
     def play_url(c) -> str:
         src = backend.src_for(c.episode_id)
         return render.play_href(src, c.start, c.episode_id) if src else ""
 
-    folder = Path(tempfile.gettempdir()) / "audiorag-exports" / "chats"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{safe_name(conv.title)[:60]}-{conv.id}.{fmt}"
-    path.write_text(export(conv, fmt, play_url), encoding="utf-8")
-    return str(path)
+    folder = private_dir(backend.settings, "exports", "chats")
+    return str(write_private(folder, f"{safe_name(conv.title)[:60]}-{conv.id}.{fmt}", export(conv, fmt, play_url)))
 
 
 def wire(backend, ui: SimpleNamespace, ask_ui: SimpleNamespace, settings_ui: SimpleNamespace, conv_id, tabs,
