@@ -238,3 +238,80 @@ def test_edited_line_is_searched_and_exported_with_the_new_text(served, artifact
     after = _srt_cues(_cli(served.env, "export", jfk["id"], "--format", "srt"))
     assert [t for t, _ in after] == [t for t, _ in before]  # the same times
     assert "homeland" in after[line][1] and "country" not in after[line][1]
+
+
+TABS = ("Library", "Episode", "Ask", "Chats", "Compare", "Settings")
+
+
+def _shoot_both(page, shots: Path, name: str) -> None:
+    """The current view at desktop and at phone width (the same page, resized), back at desktop after."""
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(shots / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def test_phone_layout_and_every_tab_at_both_widths(served, artifacts):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = artifacts / "ui_webapp"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser, page = _open(p, served.url, PHONE)
+        # the player keeps a usable seek bar on a phone; "Now playing" is not squeezed to a letter
+        audio = page.locator("#player").bounding_box()
+        assert audio and audio["width"] >= 0.8 * PHONE["width"] - 40, audio
+        assert page.locator("#player-bar .label").bounding_box()["width"] > 40
+        assert page.locator("footer button.settings").count() == 0 or not page.locator("footer button.settings").is_visible()
+
+        page.get_by_role("tab", name="Ask").click()
+        page.locator("#question textarea").fill(Q1)
+        page.locator("#ask-btn").click()
+        page.wait_for_function("() => [...document.querySelectorAll('#chat span.draft')].some("
+                               "d => !d.textContent.includes('…'))", timeout=600_000)
+        page.screenshot(path=str(shots / "ask-streaming-phone.png"), full_page=True)
+        page.wait_for_function("() => document.querySelector('#ask-status .ask-status')?.dataset.state === 'done'",
+                               timeout=900_000)
+        page.screenshot(path=str(shots / "ask-done-phone.png"), full_page=True)
+        # citations wrap inside their bubble instead of running off the screen
+        for box in page.locator("#chat a.cite").evaluate_all("as => as.map(a => a.getBoundingClientRect().right)"):
+            assert box <= PHONE["width"] + 1, box
+        # Stop cancels the answer being written; it is kept as far as it got, marked stopped
+        page.locator("#question textarea").fill(Q2)
+        page.locator("#ask-btn").click()
+        page.wait_for_function("() => document.querySelector('#ask-status .ask-status')?.dataset.state === "
+                               "'answering'", timeout=600_000)
+        page.locator("#stop-btn").click()
+        page.wait_for_function("() => document.querySelector('#ask-status .ask-status')?.dataset.state === "
+                               "'stopped'", timeout=300_000)
+        expect(page.locator("#chat [data-testid='bot']").last).to_contain_text("Stopped", timeout=60_000)
+        page.set_viewport_size(DESKTOP)
+
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#cmp-question textarea, #cmp-question input").first.fill(Q1)
+        page.locator("#cmp-btn").click()
+        page.wait_for_function("() => document.querySelector('#cmp-out-a .cmp-side')?.dataset.state === 'done' && "
+                               "document.querySelector('#cmp-out-b .cmp-side')?.dataset.state === 'done'",
+                               timeout=900_000)
+        for side in ("a", "b"):
+            expect(page.locator(f"#cmp-out-{side} a.cite").first).to_be_visible()
+        assert "first token" in page.locator("#cmp-out-a").inner_text() or \
+            "tokens/s" in page.locator("#cmp-out-a").inner_text()
+        _shoot_both(page, shots, "compare")
+
+        page.get_by_role("tab", name="Episode").click()
+        page.locator("#ep-select input").click()
+        page.get_by_role("option", name=re.compile("ljspeech")).click()
+        expect(page.locator("#ep-transcript p.para").first).to_be_visible(timeout=60_000)
+        align = page.locator("#ep-transcript .transcript").evaluate("e => getComputedStyle(e).textAlign")
+        assert align in ("left", "start"), align
+        # the playing line is highlighted: play from the third line and wait for it
+        third = page.locator("#ep-transcript a.seg").nth(2)
+        third.click()
+        expect(third).to_have_class(re.compile("playing"), timeout=60_000)
+        page.evaluate("() => document.getElementById('player').pause()")
+        for tab in TABS:
+            page.get_by_role("tab", name=tab).click()
+            _shoot_both(page, shots, tab.lower())
+        browser.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +20,15 @@ from rag.schema import Episode, Segment
 
 class UserError(AudioragError, RuntimeError):
     """Something the user can fix (unknown episode, empty question); shown as a readable message."""
+
+
+def time_left(stage: str, fraction: float, elapsed: float) -> float | None:
+    """Seconds left for a file while its audio is transcribed (the pipeline maps transcription to 10-60 % of
+    the bar), from the pace so far; None before there is a pace to go by."""
+    done = (fraction - 0.1) / 0.5
+    if stage != "transcribe" or done < 0.05 or elapsed < 1.0:
+        return None
+    return elapsed * (1.0 - min(done, 1.0)) / done
 
 
 class Backend:
@@ -227,11 +237,12 @@ class Backend:
             yield rows
             t = threading.Thread(target=work, name=f"ingest {item.path.name}", daemon=True)
             t.start()
+            started = time.monotonic()
             while True:
                 ev = events.get()
                 if ev is None:
                     break
-                row.update(stage=ev[0], fraction=ev[1])
+                row.update(stage=ev[0], fraction=ev[1], left=time_left(ev[0], ev[1], time.monotonic() - started))
                 yield rows
             t.join()
             res = result[0] if result else None

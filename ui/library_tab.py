@@ -13,6 +13,14 @@ ACCEPT = sorted({".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga", ".opus
                  ".mkv", ".wma", ".aiff", ".aif", ".json", ".srt", ".vtt", ".txt"})
 
 
+def failure_line(row: dict) -> str:
+    """`name: reason`, capitalised, without the name twice when the reason already starts with it."""
+    reason = str(row.get("reason") or "failed")
+    if reason.lower().startswith(f"{row['name']}:".lower()):
+        reason = reason[len(row["name"]) + 1:].strip()
+    return f"{row['name']}: {reason[:1].upper()}{reason[1:]}"
+
+
 def layout(backend) -> SimpleNamespace:
     with gr.Tab("Library", id="library", elem_id="tab-library"):
         with gr.Row():
@@ -75,7 +83,7 @@ def wire(backend, ui: SimpleNamespace, *, ep_select, scopes: list, tabs, heavy: 
         failed = [r for r in rows if r.get("status") == "failed"]
         ok = [r for r in rows if r.get("status") in ("ingested", "unchanged")]
         if failed:
-            gr.Warning("; ".join(f"{r['name']}: {r.get('reason')}" for r in failed))
+            gr.Warning("; ".join(failure_line(r) for r in failed))
         if ok:
             gr.Info(f"{len(ok)} file(s) in the library")
         yield (render.progress_html(rows), *refresh())

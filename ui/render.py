@@ -224,12 +224,14 @@ def progress_html(rows: list[dict]) -> str:
     for r in rows:
         frac = max(0.0, min(1.0, r.get("fraction", 0.0)))
         status = r.get("status") or STAGE_LABELS.get(r.get("stage", ""), r.get("stage", ""))
+        if not r.get("status") and r.get("left") is not None:
+            status += f" · about {format_ts(r['left'])} left"
         cls = {"ingested": "ok", "unchanged": "ok", "failed": "bad", "skipped": "warn"}.get(r.get("status", ""), "")
         reason = f'<div class="small">{html.escape(r["reason"])}</div>' if r.get("reason") else ""
         out.append(
             f'<tr data-file="{html.escape(r["name"])}" data-status="{html.escape(r.get("status") or "")}">'
             f'<td>{html.escape(r["name"])}</td>'
-            f'<td><div class="bar"><div style="width:{frac * 100:.0f}%"></div></div></td>'
+            f'<td><div class="bar {cls}"><div style="width:{frac * 100:.0f}%"></div></div></td>'
             f'<td class="{cls}">{html.escape(status)}{reason}</td></tr>'
         )
     out.append("</table>")

@@ -10,9 +10,11 @@ decoding files is ingest/decode.py's job, so no backend ever shells out to ffmpe
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -22,6 +24,27 @@ from rag.schema import Transcript
 
 BACKENDS = ("mlx", "ctranslate2")  # the local ones
 REMOTE = "openai"
+
+
+_heard: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar("heard", default=None)
+
+
+@contextlib.contextmanager
+def reporting(callback: Callable[[float], None]):
+    """While the block runs, a backend that decodes piece by piece reports how far it has got through heard():
+    `callback(seconds of audio transcribed)`. A context variable, so concurrent ingests keep their own."""
+    token = _heard.set(callback)
+    try:
+        yield
+    finally:
+        _heard.reset(token)
+
+
+def heard(seconds: float) -> None:
+    """Report that the audio up to `seconds` is transcribed (a no-op outside `reporting`)."""
+    callback = _heard.get()
+    if callback is not None:
+        callback(float(seconds))
 
 
 @runtime_checkable

@@ -57,11 +57,13 @@ class CTranslate2Whisper:
             word_timestamps=word_timestamps,
             vad_filter=False,
         )
+        from ingest.asr import heard
         from ingest.budget import check
 
         segments: list[Segment] = []
         for seg in segments_iter:  # a generator: decoding happens here
             check()  # the caller's time budget (ingest.transcribe_timeout_s), if any
+            heard(seg.end)  # progress for the caller (the app's per-file bar)
             text = seg.text.strip()
             if not text:
                 continue
