@@ -126,6 +126,45 @@ def register(backend: Backend) -> None:
             raise gr.Error("the benchmark package (rag.bench) is not available in this build")
         return mod.run_bench(list(benches) or None, quick=True, settings=backend.settings)
 
+    heavy = dict(concurrency_limit=1, concurrency_id=MODELS_QUEUE)
+    register_edits_and_chats(backend, heavy)
+    gr.api(list_episodes, api_name="list_episodes")
+    gr.api(get_episode, api_name="get_episode")
+    gr.api(ask, api_name="ask", **heavy)
+    gr.api(search, api_name="search", **heavy)
+    gr.api(summarize, api_name="summarize", **heavy)
+    gr.api(export, api_name="export")
+    gr.api(delete_episode, api_name="delete_episode")
+    gr.api(models, api_name="models")
+    gr.api(set_llm, api_name="set_llm")
+    gr.api(bench_runs, api_name="bench_runs")
+    gr.api(bench_rows, api_name="bench_rows")
+    gr.api(run_bench, api_name="run_bench", **heavy)
+
+    # Ingest takes files, so it goes through a real File component (Gradio checks and moves uploaded files for
+    # components; a bare gr.api would receive unchecked paths). The components are never shown.
+    with gr.Group(visible=False):
+        files = gr.File(file_count="multiple", type="filepath", label="files")
+        enhance = gr.Checkbox(False, label="enhance")
+        out = gr.JSON(label="results")
+        trigger = gr.Button("ingest")
+
+    @friendly
+    def ingest(files: list[str] | None, enhance: bool) -> list[dict]:
+        """Ingest uploaded recordings or transcripts; one result per file: name, status, reason, episode_id, title…"""
+        if not files:
+            raise gr.Error("no files given")
+        rows: list[dict] = []
+        for rows in backend.ingest(list(files), enhance=bool(enhance)):
+            pass
+        return [{k: v for k, v in r.items() if k not in ("stage", "fraction")} for r in rows]
+
+    trigger.click(ingest, [files, enhance], out, api_name="ingest", **heavy)
+
+
+def register_edits_and_chats(backend: Backend, heavy: dict) -> None:
+    """Endpoints that correct a transcript and look after stored conversations (docs/api.md)."""
+
     @friendly
     def rename_episode(episode: str, title: str) -> dict:
         """Give an episode a new title: {episode_id, title}."""
@@ -169,42 +208,9 @@ def register(backend: Backend) -> None:
         conv = backend.chats.delete(chat)
         return {"deleted": conv.id, "title": conv.title}
 
-    heavy = dict(concurrency_limit=1, concurrency_id=MODELS_QUEUE)
     for fn in (rename_episode, list_chats, get_chat, export_chat, rename_chat, delete_chat):
         gr.api(fn, api_name=fn.__name__)
     gr.api(edit_segment, api_name="edit_segment", **heavy)
-    gr.api(list_episodes, api_name="list_episodes")
-    gr.api(get_episode, api_name="get_episode")
-    gr.api(ask, api_name="ask", **heavy)
-    gr.api(search, api_name="search", **heavy)
-    gr.api(summarize, api_name="summarize", **heavy)
-    gr.api(export, api_name="export")
-    gr.api(delete_episode, api_name="delete_episode")
-    gr.api(models, api_name="models")
-    gr.api(set_llm, api_name="set_llm")
-    gr.api(bench_runs, api_name="bench_runs")
-    gr.api(bench_rows, api_name="bench_rows")
-    gr.api(run_bench, api_name="run_bench", **heavy)
-
-    # Ingest takes files, so it goes through a real File component (Gradio checks and moves uploaded files for
-    # components; a bare gr.api would receive unchecked paths). The components are never shown.
-    with gr.Group(visible=False):
-        files = gr.File(file_count="multiple", type="filepath", label="files")
-        enhance = gr.Checkbox(False, label="enhance")
-        out = gr.JSON(label="results")
-        trigger = gr.Button("ingest")
-
-    @friendly
-    def ingest(files: list[str] | None, enhance: bool) -> list[dict]:
-        """Ingest uploaded recordings or transcripts; one result per file: name, status, reason, episode_id, title…"""
-        if not files:
-            raise gr.Error("no files given")
-        rows: list[dict] = []
-        for rows in backend.ingest(list(files), enhance=bool(enhance)):
-            pass
-        return [{k: v for k, v in r.items() if k not in ("stage", "fraction")} for r in rows]
-
-    trigger.click(ingest, [files, enhance], out, api_name="ingest", **heavy)
 
 
 def write_export(backend: Backend, episode_id: str, fmt: str) -> str | None:

@@ -53,9 +53,8 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or ""
 
 
-def wire(backend, ui: SimpleNamespace, settings_ui: SimpleNamespace, conv_id: gr.State, src_for, *, heavy: dict,
-         private: dict, after_answer: tuple) -> None:
-    """`after_answer` = (fn, outputs) run when an answer is stored (refreshes the Chats list)."""
+def _submitter(backend, src_for):
+    """The quick handler: the question joins its conversation's waiting list (a new conversation for the first)."""
 
     @friendly
     def submit(q, cid, scope, request: gr.Request, *svals):  # a request after *svals would not be passed
@@ -75,6 +74,12 @@ def wire(backend, ui: SimpleNamespace, settings_ui: SimpleNamespace, conv_id: gr
         status = render.ask_status_html("queued" if busy else "retrieving",
                                         waiting=len(backend.waiting(conv.id)) if busy else 0)
         return conv.id, chat_view(backend, conv.id, src_for), "", status
+
+    return submit
+
+
+def _answerer(backend, src_for):
+    """The answering loop (the models' queue slot): every waiting question of a conversation, streamed."""
 
     def answer_one(cid: str, q: str, cancel, request):
         """Stream one waiting question's answer into the chat (rag.chats.answer_turn stores it)."""
@@ -133,6 +138,13 @@ def wire(backend, ui: SimpleNamespace, settings_ui: SimpleNamespace, conv_id: gr
                 gr.Warning(message(exc))
                 yield chat_view(backend, cid, src_for), render.ask_status_html("idle"), gr.update()
 
+    return drain
+
+
+def wire(backend, ui: SimpleNamespace, settings_ui: SimpleNamespace, conv_id: gr.State, src_for, *, heavy: dict,
+         private: dict, after_answer: tuple) -> None:
+    """`after_answer` = (fn, outputs) run when an answer is stored (refreshes the Chats list)."""
+    submit, drain = _submitter(backend, src_for), _answerer(backend, src_for)
     inputs = [ui.question, conv_id, ui.scope, *settings_ui.inputs]
     submit_out = [conv_id, ui.chat, ui.question, ui.status]
     drain_out = [ui.chat, ui.status, ui.passages]

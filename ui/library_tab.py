@@ -65,28 +65,7 @@ def wire(backend, ui: SimpleNamespace, *, ep_select, scopes: list, tabs, heavy: 
 
     outputs = [ui.status, ui.episodes, ui.pick, ep_select, *scopes]
 
-    @friendly
-    def do_ingest(files, enhance_text):
-        if not files:  # a warning, not an error: nothing failed, and no error badge stays under the upload box
-            gr.Warning("Choose one or more files first.")
-            yield (gr.update(),) * (1 + len(outputs))
-            return
-        rows: list[dict] = []
-        ready_before = 0
-        for rows in backend.ingest(list(files), enhance=bool(enhance_text)):
-            done = sum(1 for r in rows if r.get("status"))
-            ready = sum(1 for r in rows if r.get("status") in ("ingested", "unchanged"))
-            html = render.progress_html(rows) + f"<p class='small muted'>{done}/{len(rows)} file(s) done</p>"
-            # each episode appears in the library as soon as it is ready, not when the batch ends
-            yield (html, *(refresh() if ready != ready_before else [gr.update()] * len(outputs)))
-            ready_before = ready
-        failed = [r for r in rows if r.get("status") == "failed"]
-        ok = [r for r in rows if r.get("status") in ("ingested", "unchanged")]
-        if failed:
-            gr.Warning("; ".join(failure_line(r) for r in failed))
-        if ok:
-            gr.Info(f"{len(ok)} file(s) in the library")
-        yield (render.progress_html(rows), *refresh())
+    do_ingest = _ingester(backend, refresh, outputs)
 
     # Choosing files again replaces the selection (Gradio's File adds them to what it holds).
     chosen = gr.State([])
@@ -135,3 +114,32 @@ def wire(backend, ui: SimpleNamespace, *, ep_select, scopes: list, tabs, heavy: 
     ui.open_btn.click(lambda e: (gr.Tabs(selected="episode"), gr.update(value=e)) if e else (gr.update(), gr.update()),
                       ui.pick, [tabs, ep_select], **private)
     return refresh, outputs
+
+
+def _ingester(backend, refresh, outputs: list):
+    """The Add handler: per-file progress, and each episode in the table as soon as it is ready."""
+
+    @friendly
+    def do_ingest(files, enhance_text):
+        if not files:  # a warning, not an error: nothing failed, and no error badge stays under the upload box
+            gr.Warning("Choose one or more files first.")
+            yield (gr.update(),) * (1 + len(outputs))
+            return
+        rows: list[dict] = []
+        ready_before = 0
+        for rows in backend.ingest(list(files), enhance=bool(enhance_text)):
+            done = sum(1 for r in rows if r.get("status"))
+            ready = sum(1 for r in rows if r.get("status") in ("ingested", "unchanged"))
+            html = render.progress_html(rows) + f"<p class='small muted'>{done}/{len(rows)} file(s) done</p>"
+            # each episode appears in the library as soon as it is ready, not when the batch ends
+            yield (html, *(refresh() if ready != ready_before else [gr.update()] * len(outputs)))
+            ready_before = ready
+        failed = [r for r in rows if r.get("status") == "failed"]
+        ok = [r for r in rows if r.get("status") in ("ingested", "unchanged")]
+        if failed:
+            gr.Warning("; ".join(failure_line(r) for r in failed))
+        if ok:
+            gr.Info(f"{len(ok)} file(s) in the library")
+        yield (render.progress_html(rows), *refresh())
+
+    return do_ingest

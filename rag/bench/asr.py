@@ -69,6 +69,14 @@ def default_audio_dir() -> Path | None:
     return next((c for c in candidates if c.is_dir()), None)
 
 
+def audio_folder(ctx, bench: str) -> Path:
+    """The audio a bench reads: `--audio DIR`, else the shared set (default_audio_dir)."""
+    folder = Path(ctx.audio_dir) if ctx.audio_dir else default_audio_dir()
+    if folder is None or not folder.is_dir():
+        raise ValueError(f"no audio for the {bench} bench: pass --audio DIR")
+    return folder
+
+
 def audio_set(folder: Path, quick: bool, max_files: int | None = None) -> list[Clip]:
     """The clips to transcribe, in a fixed order (see the module docstring)."""
     from ingest.decode import is_audio_path

@@ -45,11 +45,9 @@ def run(ctx: Ctx) -> list[dict]:
     from ingest.asr import choose_backend
     from ingest.pipeline import Item, Pipeline
 
-    from rag.bench.asr import default_audio_dir
+    from rag.bench.asr import audio_folder
 
-    folder = Path(ctx.audio_dir) if ctx.audio_dir else default_audio_dir()
-    if folder is None or not folder.is_dir():
-        raise ValueError("no audio for the ingest bench: pass --audio DIR")
+    folder = audio_folder(ctx, BENCH)
     source = pick_recording(folder)
     tmp = Path(tempfile.mkdtemp(prefix="audiorag-bench-ingest-"))
     try:

@@ -59,11 +59,9 @@ def run(ctx: Ctx) -> list[dict]:
 
     from ingest.pipeline import Item, Pipeline
     from rag.answer import answer_model_name
-    from rag.bench.asr import default_audio_dir
+    from rag.bench.asr import audio_folder
 
-    folder = Path(ctx.audio_dir) if ctx.audio_dir else default_audio_dir()
-    if folder is None or not folder.is_dir():
-        raise ValueError("no audio for the ui bench: pass --audio DIR")
+    folder = audio_folder(ctx, BENCH)
     source = pick_short(folder)
     tmp = Path(tempfile.mkdtemp(prefix="audiorag-bench-ui-"))
     demo = None
