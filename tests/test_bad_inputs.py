@@ -84,9 +84,16 @@ def audio_cases(c: Corpus, work: Path) -> None:
         str(case("mute.mp4", "failed", r"^mute\.mp4: no audio stream \(a video without sound\?\)$")))
     case("noise.ogg", "failed", r"^noise\.ogg: (not an audio|corrupt or truncated)").write_bytes(
         random.Random(1).randbytes(20_000))
-    if os.geteuid() != 0:  # root reads any file: there the permission case is test_os_errors_are_one_plain_line's
-        case("locked.wav", "failed", r"^Can't use .*locked\.wav: permission denied$").write_bytes(speech.read_bytes())
-        (d / "locked.wav").chmod(0)
+    locked = case("locked.wav", "failed", r"^Can't use .*locked\.wav: permission denied$")
+    if os.geteuid() != 0:
+        locked.write_bytes(speech.read_bytes())
+        locked.chmod(0)
+    else:  # root reads any file, except a write-only kernel attribute (sysfs refuses reading it to anyone)
+        write_only = sorted(Path("/sys/bus").glob("*/drivers_probe"))
+        if write_only:
+            locked.symlink_to(write_only[0])
+        else:
+            del c.expect["locked.wav"]
 
 
 def special_cases(c: Corpus) -> None:
@@ -194,8 +201,8 @@ def test_bad_input_batch_reports_every_entry_in_one_line(tmp_path, pack, models_
 
 
 def test_os_errors_are_one_plain_line(tmp_path):
-    """Running as root (as CI here does), no file is unreadable, so this checks the line for the OS errors the real
-    open() gives for anyone: a folder opened as a file, and a PermissionError as the OS raises it."""
+    """The line for the OS errors a real open() gives: a folder opened as a file, and a PermissionError as the OS
+    raises it (the batch above meets a real one too: an unreadable file, or as root a write-only sysfs file)."""
     from rag.errors import display
 
     try:
