@@ -52,7 +52,9 @@ def run_ingest(args: argparse.Namespace) -> int:
         for r in skipped:  # every entry gets its line (never wrapped); last, as a sidecar's fate is known only now
             progress.console.print(Text("skipped  ", style="yellow") + f" {r.path} — {r.reason}", soft_wrap=True)
     if any(r.status == "ingested" for r in results):
-        pipe.store.optimize()
+        from rag.optimize import optimize_library
+
+        optimize_library(pipe.store)
     counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "skipped", "failed")}
     if args.json:
         from rag.cli import print_json

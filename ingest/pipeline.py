@@ -286,6 +286,8 @@ class Pipeline:
 
     def ingest_item(self, item: Item, *, enhance: bool = False, language: str | None = None,
                     on_stage: StageCallback = lambda s, f: None, force: bool = False) -> Result:
+        """One file → one complete episode. The episode is claimed first (rag.locks.episode_lock): a second
+        process ingesting the same bytes waits, then finds it ready and unchanged instead of doing it again."""
         t_start = time.perf_counter()
         stages: dict[str, float] = {}
         notes: list[str] = []
@@ -302,14 +304,18 @@ class Pipeline:
             episode_id = content_hash(id_source)
             key = settings_key(self.settings, item, enhance, language)
             res.episode_id = episode_id
-            existing = self.store.get_episode(episode_id)
-            if existing is not None and existing.status == "ready" and existing.settings_key == key and not force:
-                res.status, res.title, res.duration = "unchanged", existing.title, existing.duration
-                res.reason = "already in the library with the same settings"
-                return res
+            from rag.locks import episode_lock
 
-            transcript, duration = self.transcript_for(item, language, stages, on_stage, notes)
-            res.title = self._index(item, transcript, duration, episode_id, key, existing, enhance, stages, on_stage)
+            with episode_lock(self.settings, episode_id):
+                existing = self.store.get_episode(episode_id)
+                if (existing is not None and existing.status == "ready" and existing.settings_key == key
+                        and not force and self.store.is_complete(episode_id)):
+                    res.status, res.title, res.duration = "unchanged", existing.title, existing.duration
+                    res.reason = "already in the library with the same settings"
+                    return res
+                transcript, duration = self.transcript_for(item, language, stages, on_stage, notes)
+                res.title = self._index(item, transcript, duration, episode_id, key, existing, enhance, stages,
+                                        on_stage)
             res.status, res.duration = "ingested", duration
             res.reason = "; ".join(notes) or None
             on_stage("done", 1.0)

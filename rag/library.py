@@ -76,14 +76,10 @@ def add_delete(p: argparse.ArgumentParser) -> None:
 
 
 def delete_episode(store, episode_id: str) -> None:
-    """Remove an episode's rows, vectors and audio copy together."""
-    from rag.storage import delete_file
+    """Remove an episode: rows, vectors, audio copy, exports, cached uploads and old versions (rag.purge)."""
+    from rag.purge import delete_episode as purge
 
-    from rag.edit import forget_episode
-
-    audio = store.delete_episode(episode_id)
-    forget_episode(store, episode_id)
-    delete_file(audio, store.settings)
+    purge(store, episode_id)
 
 
 def run_delete(args: argparse.Namespace) -> int:
@@ -121,17 +117,29 @@ def reembed(store, embedder, episode_id: str, segments=None) -> None:
 
 
 def run_reindex(args: argparse.Namespace) -> int:
-    """Rebuild every episode's chunks and vectors from its stored segments with the configured embedder."""
+    """Rebuild every episode's chunks and vectors from its stored segments with the configured embedder.
+
+    With the model that made the stored vectors, each episode's chunks are replaced in place (one commit each):
+    a killed reindex leaves every episode searchable. With another model the chunks table is rebuilt; the
+    episodes wait as `processing` (hidden, never half-shown) until theirs are written, and running reindex
+    again after an interruption finishes them."""
     from rich.progress import track
 
     from rag.embed import get_embedder
 
     store = _store()
     embedder = get_embedder()
-    episodes = store.list_episodes()
-    store.reset_chunks(embedder)
+    episodes = [e for e in store.list_episodes(include_incomplete=True)
+                if e.status == "ready" or (e.status == "processing" and store.row_counts(e.id)[0])]
+    if store.embedding_info() not in (None, (embedder.name, embedder.dim)):
+        with store.writing():
+            for ep in episodes:
+                store.put_episode(ep.model_copy(update={"status": "processing"}), insert=False)
+            store.reset_chunks(embedder)
     for ep in track(episodes, description="reindexing", console=None):
-        reembed(store, embedder, ep.id)
+        with store.writing():
+            reembed(store, embedder, ep.id)
+            store.put_episode(ep.model_copy(update={"status": "ready"}), insert=False)
     store.optimize()
     print(f"reindexed {len(episodes)} episode(s) with {embedder.name}")
     return 0

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     max_upload_mb: int = 1024
     # Host names the web server answers besides its own address (a reverse proxy's name, say); see ui/guard.py.
     allowed_hosts: list[str] = Field(default_factory=list)
+    # Versions of each table `optimize` keeps (the latest one and the one before, so a reader that opened it
+    # a moment ago still finishes); older ones and their files are deleted. A delete keeps only the latest.
+    keep_versions: int = Field(default=2, ge=1)
 
     @classmethod
     def settings_customise_sources(

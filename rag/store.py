@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 EPISODES, SEGMENTS, CHUNKS, MIGRATIONS_TABLE = "episodes", "segments", "chunks", "_migrations"
+PENDING = "_pending_deletes"  # deletes that were asked for and are not finished yet (see rag.purge)
 META_MODEL, META_DIM = b"embedding_model", b"embedding_dim"
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat (exact) vector search is fast enough: ~23 ms at 20k x 384
 
@@ -188,6 +189,18 @@ def _episodes_with_bad_times(store: "Store") -> set[str]:
     return bad
 
 
+def pending_schema() -> "pa.Schema":
+    import pyarrow as pa
+
+    return pa.schema([pa.field("episode_id", pa.string()), pa.field("audio_path", pa.string()),
+                      pa.field("title", pa.string()), pa.field("requested", pa.timestamp("us", tz="UTC"))])
+
+
+@migration
+def m003_pending_deletes(store: "Store") -> None:
+    store.db.create_table(PENDING, schema=pending_schema(), exist_ok=True)
+
+
 # -- the store ------------------------------------------------------------------------------------------------
 
 
@@ -214,6 +227,16 @@ class Store:
         self.migrate()
         if embedder is not None:
             self.check_embedding(embedder.dim)
+        if self.pending_deletes():  # a delete was interrupted: finish it before anything reads the library
+            from rag.purge import finish_pending
+
+            finish_pending(self)
+
+    def writing(self):
+        """Hold while changing rows (shared between writers; `optimize` waits for it, see rag.locks)."""
+        from rag.locks import library_lock
+
+        return library_lock(self.settings, shared=True)
 
     # tables
     def _has(self, name: str) -> bool:
@@ -235,17 +258,24 @@ class Store:
         """Apply the migrations this library has not seen yet; returns their names."""
         import pyarrow as pa
 
+        from rag.locks import schema_lock
+
         schema = pa.schema([pa.field("name", pa.string()), pa.field("applied", pa.timestamp("us", tz="UTC"))])
-        table = self.db.create_table(MIGRATIONS_TABLE, schema=schema, exist_ok=True)
-        done = {r["name"] for r in table.search().select(["name"]).limit(None).to_list()}
-        applied = []
-        for fn in MIGRATIONS:
-            if fn.__name__ in done:
-                continue
-            fn(self)
-            table.add([{"name": fn.__name__, "applied": datetime.now(timezone.utc)}])
-            applied.append(fn.__name__)
-        return applied
+        if MIGRATIONS_TABLE in self._table_names():  # the common case, without waiting for the lock
+            done = {r["name"] for r in self._table(MIGRATIONS_TABLE).search().select(["name"]).limit(None).to_list()}
+            if all(fn.__name__ in done for fn in MIGRATIONS):
+                return []
+        with schema_lock(self.settings):
+            table = self.db.create_table(MIGRATIONS_TABLE, schema=schema, exist_ok=True)
+            done = {r["name"] for r in table.search().select(["name"]).limit(None).to_list()}
+            applied = []
+            for fn in MIGRATIONS:
+                if fn.__name__ in done:
+                    continue
+                fn(self)
+                table.add([{"name": fn.__name__, "applied": datetime.now(timezone.utc)}])
+                applied.append(fn.__name__)
+            return applied
 
     # embedding metadata
     def embedding_info(self) -> tuple[str, int] | None:
@@ -270,14 +300,20 @@ class Store:
 
     def reset_chunks(self, embedder: Any) -> None:
         """Drop every chunk and vector and start an empty chunks table for `embedder` (what reindex does first)."""
-        if self._has(CHUNKS):
-            self.db.drop_table(CHUNKS)
-        self._tables.pop(CHUNKS, None)
-        self.embed_model = embedder.name
-        self._create_chunks(embedder.dim)
+        from rag.locks import schema_lock
+
+        with self.writing(), schema_lock(self.settings):
+            if self._has(CHUNKS):
+                self.db.drop_table(CHUNKS)
+            self._tables.pop(CHUNKS, None)
+            self.embed_model = embedder.name
+            self._create_chunks(embedder.dim)
 
     def _create_chunks(self, dim: int):
-        table = self.db.create_table(CHUNKS, schema=chunks_schema(self.embed_model, dim), exist_ok=True)
+        from rag.locks import schema_lock
+
+        with schema_lock(self.settings):  # two first writers must not both create it
+            table = self.db.create_table(CHUNKS, schema=chunks_schema(self.embed_model, dim), exist_ok=True)
         self._tables[CHUNKS] = table
         self.check_embedding(dim)  # a concurrent writer may have created it first, with another model
         self._ensure_fts(table)
@@ -293,21 +329,25 @@ class Store:
             table.create_index("text", config=FTS(with_position=True), replace=True)
 
     # writes
-    def put_episode(self, episode: Episode) -> None:
-        """Insert or replace one episode row as given (status included)."""
+    def put_episode(self, episode: Episode, insert: bool = True) -> None:
+        """Insert or replace one episode row as given (status included); with insert=False only replace it, so
+        a change made while another process deletes the episode never brings its row back."""
         import pyarrow as pa
 
         table = self._table(EPISODES)
         data = pa.Table.from_pylist([_to_row(episode)], schema=table.schema)
-        table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+        merge = table.merge_insert("id").when_matched_update_all()
+        with self.writing():
+            (merge.when_not_matched_insert_all() if insert else merge).execute(data)
 
     def _replace_rows(self, name: str, episode_id: str, data: "pa.Table") -> None:
         table = self._table(name)
-        if data.num_rows == 0:
-            table.delete(f"episode_id = {_sql(episode_id)}")
-            return
-        (table.merge_insert(["episode_id", "id"]).when_matched_update_all().when_not_matched_insert_all()
-         .when_not_matched_by_source_delete(f"episode_id = {_sql(episode_id)}").execute(data))
+        with self.writing():
+            if data.num_rows == 0:
+                table.delete(f"episode_id = {_sql(episode_id)}")
+                return
+            (table.merge_insert(["episode_id", "id"]).when_matched_update_all().when_not_matched_insert_all()
+             .when_not_matched_by_source_delete(f"episode_id = {_sql(episode_id)}").execute(data))
 
     def write_segments(self, episode_id: str, segments: list[Segment]) -> None:
         import pyarrow as pa
@@ -343,14 +383,30 @@ class Store:
         """Store one complete episode: hidden (`processing`) while its rows change, `ready` once all are written.
 
         Idempotent: writing the same episode again replaces its rows (no duplicates, stale rows removed).
+        Before `ready` is written the rows are counted back: an episode is never ready without all of them.
         """
         self.check_embedding(int(getattr(vectors, "shape", (0, 0))[-1]) if len(chunks) else None)
-        self.put_episode(episode.model_copy(update={"status": "processing"}))
-        self.write_segments(episode.id, segments)
-        self.write_chunks(episode.id, chunks, vectors)
-        ready = episode.model_copy(update={"status": "ready"})
-        self.put_episode(ready)
+        with self.writing():
+            self.put_episode(episode.model_copy(update={"status": "processing"}))
+            self.write_segments(episode.id, segments)
+            self.write_chunks(episode.id, chunks, vectors)
+            stored = self.row_counts(episode.id)
+            if stored != (len(segments), len(chunks)):
+                raise StoreError(f"episode {episode.id}: {stored[0]} of {len(segments)} segments and {stored[1]} of "
+                                 f"{len(chunks)} chunks were stored; ingest it again")
+            ready = episode.model_copy(update={"status": "ready"})
+            self.put_episode(ready)
         return ready
+
+    def row_counts(self, episode_id: str) -> tuple[int, int]:
+        """(segments, chunks) stored for an episode."""
+        where = f"episode_id = {_sql(episode_id)}"
+        chunks = self._chunks()
+        return self._table(SEGMENTS).count_rows(where), chunks.count_rows(where) if chunks is not None else 0
+
+    def is_complete(self, episode_id: str) -> bool:
+        """A ready episode has segments and chunks (a ready episode without them is redone by ingest)."""
+        return all(self.row_counts(episode_id))
 
     def set_episode_fields(self, episode_id: str, **fields: Any) -> Episode:
         """Change some fields of a stored episode (summary, tags, chapters, title…), validated by the schema."""
@@ -361,42 +417,106 @@ class Store:
         if current is None:
             raise StoreError(f"no episode with id '{episode_id}'")
         updated = Episode.model_validate({**current.model_dump(), **fields})
-        self.put_episode(updated)
+        self.put_episode(updated, insert=False)
         return updated
 
     def delete_episode(self, episode_id: str) -> str | None:
         """Remove the episode, its segments, chunks and vectors. Returns its audio copy's location (for the
-        caller to delete), or None. The episode row goes first, so its other rows are invisible at once."""
+        caller to delete), or None. The episode row goes first, so its other rows are invisible at once.
+        (Rows only: rag.purge.delete_episode also removes its files and the old versions that held it.)"""
         ep = self.get_episode(episode_id)
         where = f"episode_id = {_sql(episode_id)}"
-        self._table(EPISODES).delete(f"id = {_sql(episode_id)}")
-        if self._chunks() is not None:
-            self._chunks().delete(where)
-        self._table(SEGMENTS).delete(where)
+        with self.writing():
+            self._table(EPISODES).delete(f"id = {_sql(episode_id)}")
+            if self._chunks() is not None:
+                self._chunks().delete(where)
+            self._table(SEGMENTS).delete(where)
         return ep.audio_path if ep is not None else None
 
-    def optimize(self) -> None:
-        """Compact small writes, fold new rows into the indexes, drop rows left by an interrupted delete."""
-        from lancedb.index import BTree
+    # deletes in progress (a record written before a delete starts, removed when it is done)
+    def pending_deletes(self) -> list[dict]:
+        if not self._has(PENDING):
+            return []
+        return self._table(PENDING).search().limit(None).to_list()
 
+    def add_pending_delete(self, episode: Episode) -> None:
+        import pyarrow as pa
+
+        table = self._table(PENDING)
+        row = {"episode_id": episode.id, "audio_path": episode.audio_path, "title": episode.title,
+               "requested": datetime.now(timezone.utc)}
+        with self.writing():
+            (table.merge_insert("episode_id").when_matched_update_all().when_not_matched_insert_all()
+             .execute(pa.Table.from_pylist([row], schema=table.schema)))
+
+    def clear_pending_delete(self, episode_id: str) -> None:
+        with self.writing():
+            self._table(PENDING).delete(f"episode_id = {_sql(episode_id)}")
+
+    # upkeep
+    def optimize(self, keep_versions: int | None = None) -> dict[str, int]:
+        """Compact small writes, fold new rows into the indexes, drop rows left by an interrupted delete, and
+        prune each table's versions beyond the last `keep_versions` (default: settings.keep_versions), with
+        their files. Deleted rows are rewritten out of the data files (any fraction of a fragment), so once
+        the old versions are pruned, a deleted episode's text is in no file.
+
+        Runs holding the library lock alone: no other process is mid-write while rows without an episode are
+        swept and files of unfinished (killed) transactions are deleted. Returns what it removed."""
+        from rag.locks import library_lock
+
+        keep = self.settings.keep_versions if keep_versions is None else keep_versions
+        stats = {"orphan_rows": 0, "old_versions": 0, "bytes_removed": 0}
+        with library_lock(self.settings, shared=False):
+            stats["orphan_rows"] = self._drop_orphan_rows()
+            self._index()
+            for name in self._table_names():
+                versions, freed = self._compact_and_prune(name, max(1, keep))
+                stats["old_versions"] += versions
+                stats["bytes_removed"] += freed
+        return stats
+
+    def _drop_orphan_rows(self) -> int:
         known = [r["id"] for r in self._table(EPISODES).search().select(["id"]).limit(None).to_list()]
         orphans = f"NOT ({_in('episode_id', known)})" if known else "true"
+        removed = 0
+        for name in self._table_names():  # segments, chunks, and any other table of per-episode rows (edits)
+            if name in (EPISODES, PENDING) or "episode_id" not in self._table(name).schema.names:
+                continue
+            table = self._table(name)
+            n = table.count_rows(orphans)
+            if n:
+                table.delete(orphans)
+                removed += n
+        return removed
+
+    def _index(self) -> None:
+        from lancedb.index import BTree
+
         for name in (SEGMENTS, CHUNKS):
             if name == CHUNKS and self._chunks() is None:
                 continue
             table = self._table(name)
-            table.delete(orphans)
             if table.count_rows() and not any(ix.columns == ["episode_id"] for ix in table.list_indices()):
                 table.create_index("episode_id", config=BTree(), replace=True)
-            table.optimize()
         chunks = self._chunks()
         if chunks is not None:
             self._ensure_fts(chunks)
             has_vector_index = any(ix.columns == ["vector"] for ix in chunks.list_indices())
             if not has_vector_index and chunks.count_rows() >= VECTOR_INDEX_MIN_ROWS:
                 chunks.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
-                chunks.optimize()
-        self._table(EPISODES).optimize()
+
+    def _compact_and_prune(self, name: str, keep: int) -> tuple[int, int]:
+        """(versions removed, bytes removed) for one table. LanceDB's optimize compacts and updates indexes;
+        Lance itself (pylance) rewrites every fragment with a deleted row and prunes by version count."""
+        table = self._table(name)
+        table.optimize()
+        ds = table.to_lance()
+        ds.optimize.compact_files(materialize_deletions_threshold=0.0)
+        # Files no version references are left by killed writers; with the lock held alone they are ours to
+        # delete. On object storage there is no lock: Lance's own 7-day rule for them applies.
+        cleaned = ds.cleanup_old_versions(retain_versions=keep, delete_unverified=not self.settings.is_remote_store)
+        table.checkout_latest()
+        return int(cleaned.old_versions), int(cleaned.bytes_removed)
 
     # reads
     def _episode_rows(self, where: str | None = None) -> list[dict]:

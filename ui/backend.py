@@ -260,7 +260,9 @@ class Backend:
                 ingested |= res.status == "ingested"
             yield rows
         if ingested:
-            self.store.optimize()
+            from rag.optimize import optimize_library
+
+            optimize_library(self.store)
         yield rows
 
     # -- ask and search ----------------------------------------------------------------------------------------

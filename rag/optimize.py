@@ -1,0 +1,113 @@
+"""`audiorag optimize` (also run at the end of every ingest batch): keep the library's disk use bounded.
+
+It finishes interrupted deletes, sweeps orphans (audio copies, segment and chunk rows and exports of episodes that
+are gone; staging folders and Gradio's upload cache older than a day), compacts the tables, prunes each table's
+versions beyond the last `keep_versions` (a setting), and says what it freed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import time
+from pathlib import Path
+
+STALE_CACHE_S = 24 * 3600  # upload staging and Gradio's cache: what Gradio's own delete_cache keeps
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keep-versions", type=int, help="versions of each table to keep (default: the keep_versions setting)")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rag.store import Store
+
+    report = optimize_library(Store(), keep_versions=args.keep_versions)
+    if args.json:
+        from rag.cli import print_json
+
+        print_json(report)
+    else:
+        print(describe(report))
+    return 0
+
+
+def describe(report: dict) -> str:
+    freed = report["bytes_before"] - report["bytes_after"]
+    parts = [f"freed {_size(max(freed, 0))} ({_size(report['bytes_before'])} → {_size(report['bytes_after'])})",
+             f"{report['old_versions']} old table version(s) pruned"]
+    if report["orphan_rows"]:
+        parts.append(f"{report['orphan_rows']} row(s) without an episode")
+    if report["orphan_files"]:
+        parts.append(f"{len(report['orphan_files'])} orphan file(s) or folder(s)")
+    if report["finished_deletes"]:
+        parts.append(f"{len(report['finished_deletes'])} interrupted delete(s) finished")
+    return "optimize: " + ", ".join(parts)
+
+
+def optimize_library(store, keep_versions: int | None = None) -> dict:
+    """Sweep, compact and prune; returns {bytes_before, bytes_after, old_versions, orphan_rows, orphan_files,
+    finished_deletes} (sizes only for a local library)."""
+    from rag.purge import finish_pending
+
+    before = dir_size(store.settings)
+    finished = finish_pending(store)
+    orphan_files = sweep_files(store)
+    stats = store.optimize(keep_versions=keep_versions)
+    return {"bytes_before": before, "bytes_after": dir_size(store.settings), "old_versions": stats["old_versions"],
+            "orphan_rows": stats["orphan_rows"], "orphan_files": orphan_files, "finished_deletes": finished}
+
+
+def sweep_files(store) -> list[str]:
+    """Delete files of episodes that are not in the library (and stale upload caches); returns their paths.
+    An episode another process is working on right now (its lock is held) is left alone."""
+    from rag.locks import episode_busy
+    from rag.purge import export_dirs, upload_caches
+
+    settings = store.settings
+    if settings.is_remote_store:
+        return []
+    known = {e.id for e in store.list_episodes(include_incomplete=True)}
+    data = Path(settings.data_dir).expanduser()
+    removed: list[str] = []
+    audio = data / "audio"
+    for f in sorted(audio.iterdir()) if audio.is_dir() else []:
+        episode_id = f.name.split(".", 1)[0]
+        if f.is_file() and episode_id not in known and not episode_busy(settings, episode_id):
+            f.unlink(missing_ok=True)
+            removed.append(str(f))
+    exports = export_dirs(settings, "x")[0].parent
+    for folder in sorted(exports.iterdir()) if exports.is_dir() else []:
+        looks_like_episode = re.fullmatch(r"[0-9a-f]{16}", folder.name) is not None  # not e.g. exports/bench
+        if folder.is_dir() and looks_like_episode and not any(e.startswith(folder.name) for e in known):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+    cutoff = time.time() - STALE_CACHE_S
+    for cache in upload_caches(settings):
+        for entry in sorted(cache.iterdir()) if cache.is_dir() else []:
+            if entry.is_dir() and not entry.is_symlink() and _newest(entry) < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(str(entry))
+    return removed
+
+
+def _newest(folder: Path) -> float:
+    return max((p.stat().st_mtime for p in [folder, *folder.rglob("*")] if not p.is_symlink()), default=0.0)
+
+
+def dir_size(settings) -> int:
+    """Bytes under a local data dir (0 for object storage)."""
+    if settings.is_remote_store:
+        return 0
+    root = Path(settings.data_dir).expanduser()
+    return sum(p.lstat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink()) if root.is_dir() else 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
