@@ -86,11 +86,10 @@ def delete_files(settings, episode_id: str, audio_path: str | None, words: set[s
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(str(folder))
     for cache in upload_caches(settings):
-        for f in _files(cache):
-            if _belongs(f, episode_id, words):
-                f.unlink(missing_ok=True)
-                removed.append(str(f))
-                _drop_empty_parents(f.parent, cache)
+        for f in [f for f in _files(cache) if _belongs(f, episode_id, words)]:
+            f.unlink(missing_ok=True)
+            removed.append(str(f))
+            _drop_empty_parents(f.parent, cache)
     return removed
 
 
@@ -109,8 +108,8 @@ def upload_caches(settings) -> list[Path]:
 def _files(root: Path):
     if not root.is_dir():
         return
-    for f in root.rglob("*"):
-        if f.is_file() and not f.is_symlink():
+    for f in list(root.rglob("*")):
+        if not f.is_symlink() and f.is_file():
             yield f
 
 
@@ -140,18 +139,17 @@ def _strings(obj) -> list[str]:
 
 def _belongs(path: Path, episode_id: str, words: set[str]) -> bool:
     """Is this cached file the episode's audio (same bytes) or its transcript (most of its words)?"""
-    from ingest.decode import content_hash
+    from ingest.decode import DecodeError, content_hash
 
     try:
-        if path.suffix.lower() in TEXT_SUFFIXES and path.stat().st_size <= MAX_TEXT_BYTES:
-            if content_hash(path) == episode_id:  # a transcript imported without audio: its own bytes
-                return True
-            if not words:
-                return False
-            found = _words(_text_of(path))
-            return len(words & found) >= MATCH_SHARE * len(words)
-        return content_hash(path) == episode_id
-    except OSError:
+        if path.stat().st_size == 0:
+            return False
+        if content_hash(path) == episode_id:  # its audio, or a transcript imported without audio: same bytes
+            return True
+        if path.suffix.lower() in TEXT_SUFFIXES and path.stat().st_size <= MAX_TEXT_BYTES and words:
+            return len(words & _words(_text_of(path))) >= MATCH_SHARE * len(words)
+        return False
+    except (OSError, DecodeError):
         return False
 
 
