@@ -20,7 +20,9 @@ The steps, each safe to repeat:
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -94,9 +96,18 @@ def delete_files(settings, episode_id: str, audio_path: str | None, words: set[s
 
 
 def export_dirs(settings, episode_id: str) -> list[Path]:
-    """Where the app writes an episode's exports: in the library, and the shared temp path of older versions."""
-    return [Path(settings.data_dir).expanduser() / "exports" / episode_id[:16],
-            Path(tempfile.gettempdir()) / "audiorag-exports" / episode_id[:16]]
+    """Where the app writes an episode's exports (`<data>/exports/<id>/`, rag.private), and where versions before
+    it did: the shared `$TMPDIR/audiorag-exports/<id>/` — only when that folder is ours and no link (anyone
+    could have planted one there)."""
+    dirs = [Path(settings.data_dir).expanduser() / "exports" / episode_id[:16]]
+    legacy = Path(tempfile.gettempdir()) / "audiorag-exports"
+    try:
+        st = legacy.lstat()
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+            dirs.append(legacy / episode_id[:16])
+    except OSError:
+        pass
+    return dirs
 
 
 def upload_caches(settings) -> list[Path]:
