@@ -49,7 +49,7 @@ def _environment() -> str:
 
 def collect(quick: bool = False) -> tuple[dict, list[str], list[str]]:
     from rag import runtime
-    from rag.models import PACKS, ModelError
+    from rag.models import ModelError
     from rag.models.resolve import resolve_model
     from rag.settings import config_path, get_settings
 
@@ -118,20 +118,27 @@ def collect(quick: bool = False) -> tuple[dict, list[str], list[str]]:
                 entry["ready"] = False
                 problems.append(str(exc))
         report["models"][role] = entry
-    report["packs"] = {}
+    report["packs"] = _packs(s.models_path, problems)
+    return report, problems, warnings
+
+
+def _packs(models_path: Path, problems: list[str]) -> dict[str, str]:
+    """Each pack: ready, not pulled or corrupted (a corrupted one is a problem)."""
+    from rag.models import PACKS, ModelError
     from rag.models.pull import read_manifest, verify
 
+    packs = {}
     for name in PACKS:
-        if read_manifest(name, s.models_path) is None:
-            report["packs"][name] = "not pulled"
+        if read_manifest(name, models_path) is None:
+            packs[name] = "not pulled"
             continue
         try:
-            verify(name, s.models_path, quick=True)
-            report["packs"][name] = "ready"
+            verify(name, models_path, quick=True)
+            packs[name] = "ready"
         except ModelError as exc:
-            report["packs"][name] = "corrupted"
+            packs[name] = "corrupted"
             problems.append(str(exc))
-    return report, problems, warnings
+    return packs
 
 
 def run(args: argparse.Namespace) -> int:
