@@ -42,7 +42,7 @@ if [ $TEST = 1 ]; then
   if "$VENV/bin/python" -c "import torch" 2>/dev/null || $INSTALL "torch==2.13.0+cpu" 2>/dev/null \
      || $INSTALL torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null; then
     CONSTRAINT=$(mktemp); trap 'rm -f "$CONSTRAINT"' EXIT
-    "$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__)" >"$CONSTRAINT"
+    "$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__)" 2>/dev/null >"$CONSTRAINT"
   else
     echo "==> no CPU build of torch here: the reference-comparison tests will skip"
   fi
