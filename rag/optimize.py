@@ -2,7 +2,8 @@
 
 It finishes interrupted deletes, sweeps orphans (audio copies, segment and chunk rows and exports of episodes that
 are gone; staging folders and Gradio's upload cache older than a day), compacts the tables, prunes each table's
-versions beyond the last `keep_versions` (a setting), and says what it freed.
+versions beyond the last `keep_versions` (a setting), and says what it freed. `compact` is the tables' part
+(`Store.optimize`), also what every delete ends with (keeping only the latest version).
 """
 
 from __future__ import annotations
@@ -58,6 +59,82 @@ def optimize_library(store, keep_versions: int | None = None) -> dict:
     stats = store.optimize(keep_versions=keep_versions)
     return {"bytes_before": before, "bytes_after": dir_size(store.settings), "old_versions": stats["old_versions"],
             "orphan_rows": stats["orphan_rows"], "orphan_files": orphan_files, "finished_deletes": finished}
+
+
+def compact(store, keep_versions: int | None = None) -> dict[str, int]:
+    """Compact small writes, fold new rows into the indexes, drop rows left by an interrupted delete, and
+    prune each table's versions beyond the last `keep_versions` (default: settings.keep_versions), with
+    their files. Deleted rows are rewritten out of the data files (any fraction of a fragment), so once
+    the old versions are pruned, a deleted episode's text is in no file.
+
+    Runs holding the library lock alone: no other process is mid-write while rows without an episode are
+    swept and files of unfinished (killed) transactions are deleted. Returns what it removed."""
+    from rag.locks import library_lock
+
+    keep = store.settings.keep_versions if keep_versions is None else keep_versions
+    stats = {"orphan_rows": 0, "old_versions": 0, "bytes_removed": 0}
+    with library_lock(store.settings, shared=False):
+        stats["orphan_rows"] = _drop_orphan_rows(store)
+        _index(store)
+        for name in store._table_names():
+            versions, freed = _compact_and_prune(store, name, max(1, keep))
+            stats["old_versions"] += versions
+            stats["bytes_removed"] += freed
+    return stats
+
+
+def _drop_orphan_rows(store) -> int:
+    from rag.store import EPISODES, PENDING, _in
+
+    known = [r["id"] for r in store._table(EPISODES).search().select(["id"]).limit(None).to_list()]
+    orphans = f"NOT ({_in('episode_id', known)})" if known else "true"
+    removed = 0
+    for name in store._table_names():  # segments, chunks, and any other table of per-episode rows (edits)
+        if name in (EPISODES, PENDING) or "episode_id" not in store._table(name).schema.names:
+            continue
+        table = store._table(name)
+        n = table.count_rows(orphans)
+        if n:
+            table.delete(orphans)
+            removed += n
+    return removed
+
+
+def _index(store) -> None:
+    from lancedb.index import BTree
+
+    from rag.store import CHUNKS, SEGMENTS, VECTOR_INDEX_MIN_ROWS
+
+    for name in (SEGMENTS, CHUNKS):
+        if name == CHUNKS and store._chunks() is None:
+            continue
+        table = store._table(name)
+        if table.count_rows() and not any(ix.columns == ["episode_id"] for ix in table.list_indices()):
+            table.create_index("episode_id", config=BTree(), replace=True)
+    chunks = store._chunks()
+    if chunks is not None:
+        store._ensure_fts(chunks)
+        has_vector_index = any(ix.columns == ["vector"] for ix in chunks.list_indices())
+        if not has_vector_index and chunks.count_rows() >= VECTOR_INDEX_MIN_ROWS:
+            chunks.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
+
+
+def _compact_and_prune(store, name: str, keep: int) -> tuple[int, int]:
+    """(versions removed, bytes removed) for one table. LanceDB's optimize compacts and updates indexes;
+    Lance itself (pylance) rewrites every fragment with a deleted row and prunes by version count."""
+    from rag.store import LOCKED_TABLES
+
+    table = store._table(name)
+    table.optimize()
+    ds = table.to_lance()
+    ds.optimize.compact_files(materialize_deletions_threshold=0.0)
+    # Files no version references are left by killed writers; with the lock held alone they are ours to
+    # delete, in the tables whose writers all take it (Store's own writes). Other tables (chats, edits) and
+    # object storage, where there is no lock, keep Lance's own 7-day rule for them.
+    unverified = name in LOCKED_TABLES and not store.settings.is_remote_store
+    cleaned = ds.cleanup_old_versions(retain_versions=keep, delete_unverified=unverified)
+    table.checkout_latest()
+    return int(cleaned.old_versions), int(cleaned.bytes_removed)
 
 
 def sweep_files(store) -> list[str]:

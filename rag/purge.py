@@ -37,7 +37,7 @@ def delete_episode(store, episode_id: str) -> None:
     """Remove an episode completely (see the module doc); safe to call again on a half-deleted one."""
     ep = store.get_episode(episode_id)
     if ep is not None:
-        store.add_pending_delete(ep)
+        _record(store, ep)
     pending = {r["episode_id"]: r for r in store.pending_deletes()}
     _finish(store, pending.get(episode_id) or {"episode_id": episode_id, "audio_path": None})
     store.optimize(keep_versions=1)
@@ -54,9 +54,25 @@ def finish_pending(store) -> list[str]:
     return done
 
 
+def _record(store, episode) -> None:
+    """Write down the delete before it starts (what the next opener needs to finish it)."""
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+
+    from rag.store import PENDING
+
+    table = store._table(PENDING)
+    row = {"episode_id": episode.id, "audio_path": episode.audio_path, "title": episode.title,
+           "requested": datetime.now(timezone.utc)}
+    with store.writing():
+        (table.merge_insert("episode_id").when_matched_update_all().when_not_matched_insert_all()
+         .execute(pa.Table.from_pylist([row], schema=table.schema)))
+
+
 def _finish(store, row: dict) -> None:
     episode_id = row["episode_id"]
-    from rag.store import EPISODES, _sql
+    from rag.store import EPISODES, PENDING, _sql
 
     with store.writing():
         store._table(EPISODES).delete(f"id = {_sql(episode_id)}")
@@ -66,7 +82,8 @@ def _finish(store, row: dict) -> None:
     from rag.edit import forget_episode
 
     forget_episode(store, episode_id)  # the originals kept for undoing its segment edits
-    store.clear_pending_delete(episode_id)
+    with store.writing():
+        store._table(PENDING).delete(f"episode_id = {_sql(episode_id)}")
 
 
 def delete_files(settings, episode_id: str, audio_path: str | None, words: set[str]) -> list[str]:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 EPISODES, SEGMENTS, CHUNKS, MIGRATIONS_TABLE = "episodes", "segments", "chunks", "_migrations"
 PENDING = "_pending_deletes"  # deletes that were asked for and are not finished yet (see rag.purge)
+LOCKED_TABLES = (EPISODES, SEGMENTS, CHUNKS, PENDING)  # every write to these holds the library lock (Store.writing)
 META_MODEL, META_DIM = b"embedding_model", b"embedding_dim"
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat (exact) vector search is fast enough: ~23 ms at 20k x 384
 
@@ -433,90 +434,18 @@ class Store:
             self._table(SEGMENTS).delete(where)
         return ep.audio_path if ep is not None else None
 
-    # deletes in progress (a record written before a delete starts, removed when it is done)
+    # upkeep (rag.purge: deletes and the record of those in progress; rag.optimize: compaction and pruning)
     def pending_deletes(self) -> list[dict]:
+        """Deletes that were started and not finished (rag.purge)."""
         if not self._has(PENDING):
             return []
         return self._table(PENDING).search().limit(None).to_list()
 
-    def add_pending_delete(self, episode: Episode) -> None:
-        import pyarrow as pa
-
-        table = self._table(PENDING)
-        row = {"episode_id": episode.id, "audio_path": episode.audio_path, "title": episode.title,
-               "requested": datetime.now(timezone.utc)}
-        with self.writing():
-            (table.merge_insert("episode_id").when_matched_update_all().when_not_matched_insert_all()
-             .execute(pa.Table.from_pylist([row], schema=table.schema)))
-
-    def clear_pending_delete(self, episode_id: str) -> None:
-        with self.writing():
-            self._table(PENDING).delete(f"episode_id = {_sql(episode_id)}")
-
-    # upkeep
     def optimize(self, keep_versions: int | None = None) -> dict[str, int]:
-        """Compact small writes, fold new rows into the indexes, drop rows left by an interrupted delete, and
-        prune each table's versions beyond the last `keep_versions` (default: settings.keep_versions), with
-        their files. Deleted rows are rewritten out of the data files (any fraction of a fragment), so once
-        the old versions are pruned, a deleted episode's text is in no file.
+        """Compact, index, drop rows without an episode, prune old versions: see rag.optimize.compact."""
+        from rag.optimize import compact
 
-        Runs holding the library lock alone: no other process is mid-write while rows without an episode are
-        swept and files of unfinished (killed) transactions are deleted. Returns what it removed."""
-        from rag.locks import library_lock
-
-        keep = self.settings.keep_versions if keep_versions is None else keep_versions
-        stats = {"orphan_rows": 0, "old_versions": 0, "bytes_removed": 0}
-        with library_lock(self.settings, shared=False):
-            stats["orphan_rows"] = self._drop_orphan_rows()
-            self._index()
-            for name in self._table_names():
-                versions, freed = self._compact_and_prune(name, max(1, keep))
-                stats["old_versions"] += versions
-                stats["bytes_removed"] += freed
-        return stats
-
-    def _drop_orphan_rows(self) -> int:
-        known = [r["id"] for r in self._table(EPISODES).search().select(["id"]).limit(None).to_list()]
-        orphans = f"NOT ({_in('episode_id', known)})" if known else "true"
-        removed = 0
-        for name in self._table_names():  # segments, chunks, and any other table of per-episode rows (edits)
-            if name in (EPISODES, PENDING) or "episode_id" not in self._table(name).schema.names:
-                continue
-            table = self._table(name)
-            n = table.count_rows(orphans)
-            if n:
-                table.delete(orphans)
-                removed += n
-        return removed
-
-    def _index(self) -> None:
-        from lancedb.index import BTree
-
-        for name in (SEGMENTS, CHUNKS):
-            if name == CHUNKS and self._chunks() is None:
-                continue
-            table = self._table(name)
-            if table.count_rows() and not any(ix.columns == ["episode_id"] for ix in table.list_indices()):
-                table.create_index("episode_id", config=BTree(), replace=True)
-        chunks = self._chunks()
-        if chunks is not None:
-            self._ensure_fts(chunks)
-            has_vector_index = any(ix.columns == ["vector"] for ix in chunks.list_indices())
-            if not has_vector_index and chunks.count_rows() >= VECTOR_INDEX_MIN_ROWS:
-                chunks.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
-
-    def _compact_and_prune(self, name: str, keep: int) -> tuple[int, int]:
-        """(versions removed, bytes removed) for one table. LanceDB's optimize compacts and updates indexes;
-        Lance itself (pylance) rewrites every fragment with a deleted row and prunes by version count."""
-        table = self._table(name)
-        table.optimize()
-        ds = table.to_lance()
-        ds.optimize.compact_files(materialize_deletions_threshold=0.0)
-        # Files no version references are left by killed writers; with the lock held alone they are ours to
-        # delete. On object storage there is no lock: Lance's own 7-day rule for them applies.
-        cleaned = ds.cleanup_old_versions(retain_versions=keep, delete_unverified=not self.settings.is_remote_store)
-        table.checkout_latest()
-        return int(cleaned.old_versions), int(cleaned.bytes_removed)
+        return compact(self, keep_versions)
 
     # reads
     def _episode_rows(self, where: str | None = None) -> list[dict]:
