@@ -239,6 +239,25 @@ def test_edited_line_is_searched_and_exported_with_the_new_text(served, artifact
     assert [t for t, _ in after] == [t for t, _ in before]  # the same times
     assert "homeland" in after[line][1] and "country" not in after[line][1]
 
+    # undo puts the original back; a rename shows everywhere
+    with sync_playwright() as p:
+        browser, page = _open(p, served.url, DESKTOP)
+        page.get_by_role("tab", name="Episode").click()
+        page.locator("#ep-select input").click()
+        page.get_by_role("option", name=re.compile("whisper jfk")).click()
+        expect(page.locator("#ep-transcript a.seg.edited")).to_have_count(1, timeout=60_000)
+        page.locator("#ep-edit input").check()
+        page.locator("#ep-transcript a.revert").first.click()
+        expect(page.locator("#ep-transcript a.seg.edited")).to_have_count(0, timeout=300_000)
+        expect(page.locator("#ep-transcript a.seg").nth(line)).to_contain_text("country")
+        page.locator("#ep-title input, #ep-title textarea").first.fill("JFK inaugural address")
+        page.locator("#ep-rename").click()
+        expect(page.locator("#ep-header h2")).to_have_text("JFK inaugural address", timeout=60_000)
+        browser.close()
+    assert _srt_cues(_cli(served.env, "export", jfk["id"], "--format", "srt")) == before
+    titles = [e["title"] for e in json.loads(_cli(served.env, "list", "--json"))]
+    assert "JFK inaugural address" in titles
+
 
 TABS = ("Library", "Episode", "Ask", "Chats", "Compare", "Settings")
 
