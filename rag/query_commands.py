@@ -207,7 +207,7 @@ def run_chat(args: argparse.Namespace) -> int:
                 break
             if line == "/reset":
                 conv = None
-                print("(new conversation)", file=sys.stderr)
+                print("(conversation cleared)", file=sys.stderr)
                 continue
             if conv is None:
                 conv = chats.new(line, scope.id if scope else None, opts)

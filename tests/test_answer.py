@@ -273,3 +273,13 @@ def test_chat_command_loop(library, capsys, monkeypatch):
     assert "(conversation cleared)" in out.err
     with open(f"{library.settings.data_dir}/chat_history") as f:
         assert "When was it built?" in f.read()
+    # the conversation is kept in the library, and `--resume` continues it with its history
+    from rag.chats import Chats
+    from rag.store import Store
+
+    kept = [c for c in Chats(Store(library.settings)).list() if c.title == "Who built the lighthouse?"]
+    assert kept and [t.question for t in kept[0].turns] == ["Who built the lighthouse?", "When was it built?"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("And how tall is it?\n/quit\n"))
+    assert library.cli("chat", "--resume", kept[0].id) == 0
+    resumed = Chats(Store(library.settings)).get(kept[0].id)
+    assert len(resumed.turns) == 3 and "lighthouse" in (resumed.turns[-1].query or "").lower()

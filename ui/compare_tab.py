@@ -60,6 +60,7 @@ def stream_side(backend, side: str, model: str, question: str, scope: str, opts,
             figs = render.figures(None, ev["ttft"], ev["tps"])
         elif kind == "final":
             a = ev["answer"]
+            figs = figs or "quoted from the transcript: no model text to time"
             body = render.answer_markdown(a.answer, a.citations, src_for).replace("  \n", "<br>")
             body = body.split("\n\n**Sources:**")[0].replace("\n\n", "<br><br>")
             yield side_html(side, model, "done", body, figs, _sources(a.citations, src_for))

@@ -24,7 +24,7 @@ def layout() -> SimpleNamespace:
         select = gr.Dropdown(label="Episode", choices=[], value=None, elem_id="ep-select")
         header = gr.HTML("<p class='muted'>Choose an episode.</p>", elem_id="ep-header")
         with gr.Row(elem_id="ep-rename-row"):
-            title = gr.Textbox(label="Title", elem_id="ep-title", scale=4)
+            title = gr.Textbox(label="Title", elem_id="ep-title", scale=4, max_lines=1)
             rename_btn = gr.Button("Rename", elem_id="ep-rename", scale=1, min_width=90)
         with gr.Row(elem_id="ep-body"):
             with gr.Column(scale=3):
