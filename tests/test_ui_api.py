@@ -180,9 +180,9 @@ def test_api_errors_are_readable(app_url):
     from gradio_client import Client
 
     client = Client(app_url, verbose=False)
-    with pytest.raises(Exception, match="no episode matches 'nope'"):
+    with pytest.raises(Exception, match="No episode matches 'nope'"):
         client.predict("nope", api_name="/get_episode")
-    with pytest.raises(Exception, match="type a question first"):
+    with pytest.raises(Exception, match="Type a question first"):
         client.predict("  ", "", [], api_name="/ask")
     with pytest.raises(Exception, match="'whisper-tiny.en' is an asr model, not an LLM"):
         client.predict("whisper-tiny.en", api_name="/set_llm")
