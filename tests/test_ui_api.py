@@ -65,6 +65,15 @@ def test_transcript_lines_seek_to_their_segment_in_paragraphs():
     assert out.count('<p class="para"') == 2 and "00:00" in out and "00:09" in out and "00:02" not in out
     assert 'data-speaker="Ann"' in out and out.count('class="revert"') == 1
     assert [len(p) for p in render.paragraphs(segs)] == [3, 1]
+    # word times: one span per word, for following the audio word by word (not once the words no longer spell
+    # the line, e.g. after an edit)
+    from rag.schema import Word
+
+    timed = Segment(id=0, start=0.0, end=1.0, text="Hello there.",
+                    words=[Word(start=0.0, end=0.4, word="Hello"), Word(start=0.5, end=1.0, word="there.")])
+    out = render.transcript_html(ep, [timed], "")
+    assert '<span class="w" data-t="0.00">Hello</span> <span class="w" data-t="0.50">there.</span>' in out
+    assert 'class="w"' not in render.transcript_html(ep, [timed.model_copy(update={"text": "Hi there."})], "")
 
 
 def test_episode_rows_and_choices():

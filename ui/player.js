@@ -80,6 +80,10 @@
     for (const a of box.querySelectorAll("a.seg")) {
       if (parseFloat(a.dataset.start) <= p.currentTime + 0.05) cur = a; else break;
     }
+    let word = null;  // word by word, where the line has word times
+    if (cur) for (const w of cur.querySelectorAll("span.w")) { if (parseFloat(w.dataset.t) <= p.currentTime + 0.05) word = w; else break; }
+    const was = box.querySelector("span.w.now");
+    if (was !== word) { if (was) was.classList.remove("now"); if (word) word.classList.add("now"); }
     const old = box.querySelector("a.seg.playing");
     if (old === cur) return;
     if (old) old.classList.remove("playing");

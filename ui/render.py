@@ -125,6 +125,15 @@ def paragraphs(segments: list[Segment]) -> list[list[Segment]]:
     return out
 
 
+def _line_text(s: Segment) -> str:
+    """A line's text; with word times (and words that still spell the text), one span per word, so the page can
+    follow the audio word by word."""
+    if s.words and " ".join(w.word.strip() for w in s.words) == " ".join(s.text.split()):
+        return " ".join(f'<span class="w" data-t="{w.start:.2f}">{html.escape(w.word.strip())}</span>'
+                        for w in s.words)
+    return html.escape(s.text.strip())
+
+
 def transcript_html(episode: Episode, segments: list[Segment], src: str, edited: set[int] | None = None) -> str:
     """The transcript as left-aligned paragraphs of clickable lines (one per segment: a click plays from its
     start; ui/player.js highlights the line being played). Edited lines are marked and can be reverted."""
@@ -140,7 +149,7 @@ def transcript_html(episode: Episode, segments: list[Segment], src: str, edited:
         lines = []
         for s in para:
             mark = ' <a class="revert" title="Back to the original text" data-seg="%d">↺</a>' % s.id if s.id in edited else ""
-            link = play_link(f'<span class="txt">{html.escape(s.text.strip())}</span>', src=src, start=s.start,
+            link = play_link(f'<span class="txt">{_line_text(s)}</span>', src=src, start=s.start,
                              episode_id=episode.id, title=episode.title,
                              extra_class="seg edited" if s.id in edited else "seg")
             lines.append(link.replace("<a ", f'<a data-end="{s.end:.2f}" data-seg="{s.id}" ', 1) + mark)
