@@ -12,7 +12,14 @@ def add_ingest(p: argparse.ArgumentParser) -> None:
     p.add_argument("--enhance", action="store_true", help="let the LLM clean punctuation, casing and fillers (timestamps kept)")
     p.add_argument("--language", help="spoken language code (default: detect)")
     p.add_argument("--force", action="store_true", help="process again even if unchanged")
+    add_diarize_options(p)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def add_diarize_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--diarize", choices=["auto", "on", "off"],
+                   help="label speakers: auto (default: when the engine is installed, counting the voices), on, off")
+    p.add_argument("--speakers", type=int, metavar="N", help="how many people speak, when known")
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -85,6 +92,7 @@ def add_transcribe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", help="write here instead of stdout")
     p.add_argument("--language", help="spoken language code (default: detect)")
     p.add_argument("--enhance", action="store_true", help="let the LLM clean punctuation, casing and fillers")
+    add_diarize_options(p)
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
@@ -116,6 +124,9 @@ def run_transcribe(args: argparse.Namespace) -> int:
     except InvalidTranscript as exc:
         print(f"error: {Path(args.file).name}: {'no speech found' if not transcript.text else exc}", file=sys.stderr)
         return 1
+    from ingest.speakers import diarize_transcript
+
+    transcript, _ = diarize_transcript(transcript, audio)
     transcript = normalize_transcript(transcript)
     if args.enhance:
         from ingest.enhance import enhance_transcript

@@ -169,6 +169,10 @@ def settings_key(settings, item: Item, enhance: bool, language: str | None) -> s
         "embed": settings.embed.model,
         "chunk": CHUNK_VERSION,
     }
+    from ingest.speakers import diarizes
+
+    if item.kind == "audio" and diarizes(settings):  # absent when off: libraries made before keep their keys
+        parts["diarize"] = [settings.diarize.backend, settings.diarize.speakers]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -216,15 +220,16 @@ class Pipeline:
         return self._embedder
 
     def transcript_for(self, item: Item, language: str | None, stages: dict, on_stage: StageCallback,
-                       notes: list[str]) -> tuple[Transcript, float | None]:
-        """The timed transcript of an item, validated (rag.schema.validate_transcript), and the audio duration
-        when known. What the caller should be told (a truncated recording) is appended to `notes`."""
+                       notes: list[str]):
+        """The timed transcript of an item, validated (rag.schema.validate_transcript), the audio duration when
+        known, and the recording's diarization (None for imports or when off). What the caller should be told (a
+        truncated recording) is appended to `notes`."""
         from ingest.budget import budget
         from rag.schema import validate_transcript
 
         limits = self.settings.ingest
         if item.kind == "transcript":
-            return self._imported(item, stages, on_stage)
+            return (*self._imported(item, stages, on_stage), None)
         from ingest.decode import decode_noted
 
         t0 = time.perf_counter()
@@ -252,7 +257,10 @@ class Pipeline:
         t0 = time.perf_counter()
         transcript = validate_transcript(resegment(transcript, audio), duration)
         stages["segment"] = time.perf_counter() - t0
-        return transcript, duration
+        from ingest.speakers import diarize_stage
+
+        transcript, diarization = diarize_stage(transcript, audio, self.settings, stages, on_stage)
+        return transcript, duration, diarization
 
     def _imported(self, item: Item, stages: dict, on_stage: StageCallback) -> tuple[Transcript, float | None]:
         """A transcript file within the size budgets, checked against its recording's length when one is beside it."""
@@ -313,9 +321,9 @@ class Pipeline:
                     res.status, res.title, res.duration = "unchanged", existing.title, existing.duration
                     res.reason = "already in the library with the same settings"
                     return res
-                transcript, duration = self.transcript_for(item, language, stages, on_stage, notes)
+                transcript, duration, diarization = self.transcript_for(item, language, stages, on_stage, notes)
                 res.title = self._index(item, transcript, duration, episode_id, key, existing, enhance, stages,
-                                        on_stage)
+                                        on_stage, diarization)
             res.status, res.duration = "ingested", duration
             res.reason = "; ".join(notes) or None
             on_stage("done", 1.0)
@@ -330,7 +338,8 @@ class Pipeline:
         return res
 
     def _index(self, item: Item, transcript: Transcript, duration: float | None, episode_id: str, key: str,
-               existing: Episode | None, enhance: bool, stages: dict, on_stage: StageCallback) -> str:
+               existing: Episode | None, enhance: bool, stages: dict, on_stage: StageCallback,
+               diarization=None) -> str:
         """Clean, chunk, embed and store a validated transcript as one ready episode; returns its title."""
         from ingest.budget import budget, check
         from ingest.normalize import normalize_transcript
@@ -381,7 +390,12 @@ class Pipeline:
         )
         if existing is not None:  # keep what the user or the LLM wrote about it
             episode = episode.model_copy(update={k: getattr(existing, k) for k in ("created", "tags", "summary", "description", "chapters")})
-        self.store.write_episode(episode, transcript.segments, chunks, vectors)
+        segments = transcript.segments
+        if diarization is not None:
+            from rag.voices import store_voices
+
+            segments = store_voices(self.store, episode_id, diarization, segments)
+        self.store.write_episode(episode, segments, chunks, vectors)
         stages["store"] = time.perf_counter() - t0
         return title
 

@@ -3,7 +3,8 @@
 
 The JSON export keeps everything needed to import the transcript again (`ingest.transcripts` reads it back) and is
 also a superset of openai-whisper's JSON ("text", "segments" with "words"), so tools that read Whisper output read it.
-SRT carries no speakers (players would show them as text); VTT carries them as `<v Speaker>` voice tags.
+SRT carries no speakers (players would show them as text); VTT carries them as `<v Speaker>` voice tags; RTTM
+is the speakers alone (who spoke when).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class WriteJSON(ResultWriter):
                     "start": s.start,
                     "end": s.end,
                     "text": s.text,
-                    "words": [w.model_dump() for w in s.words],
+                    "words": [w.model_dump(exclude=None if w.speaker else {"speaker"}) for w in s.words],
                     "speaker": s.speaker,
                 }
                 for s in transcript.segments
@@ -175,12 +176,32 @@ class WriteMarkdown(ResultWriter):
         return "\n".join(out)
 
 
+class WriteRTTM(ResultWriter):
+    """NIST RTTM, the diarization exchange format: one SPEAKER line per segment that has a speaker (what
+    pyannote.metrics and dscore read). The file id is the episode id (it has no spaces)."""
+
+    extension = "rttm"
+    needs_times = True
+
+    def _write(self, transcript, episode):
+        uri = episode.id if episode else "transcript"
+        lines = []
+        for seg in transcript.segments:
+            if seg.speaker and seg.end > seg.start:
+                who = "_".join(seg.speaker.split())
+                lines.append(f"SPEAKER {uri} 1 {seg.start:.3f} {seg.end - seg.start:.3f} <NA> <NA> {who} <NA> <NA>")
+        if not lines:
+            raise ValueError("this transcript has no speakers to write as RTTM (diarize it: audiorag reindex --diarize)")
+        return "\n".join(lines) + "\n"
+
+
 WRITERS: dict[str, type[ResultWriter]] = {
     "txt": WriteTXT,
     "srt": WriteSRT,
     "vtt": WriteVTT,
     "json": WriteJSON,
     "md": WriteMarkdown,
+    "rttm": WriteRTTM,
 }
 _ALIASES = {"text": "txt", "markdown": "md", "webvtt": "vtt"}
 

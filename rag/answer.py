@@ -259,7 +259,8 @@ def _by_rank(citations: list[Citation], passages: list[Passage], lead: int = 0) 
 
 
 def ask(question: str, *, episode: str | None = None, history: list | None = None, settings=None,
-        mode: str | None = None, k: int = 5, store=None, embedder=None, llm=None) -> Iterator[dict]:
+        mode: str | None = None, k: int = 5, store=None, embedder=None, llm=None,
+        speaker: str | None = None) -> Iterator[dict]:
     """Answer `question` from the library as a stream of events (see the module docstring)."""
     from rag.settings import get_settings
 
@@ -283,7 +284,7 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
 
         query = standalone_question(question, history, llm=llm, settings=settings)
     yield {"type": "query", "text": query}
-    result = search(query, k=k, episode=episode, settings=settings, store=store, embedder=embedder)
+    result = search(query, k=k, episode=episode, settings=settings, store=store, embedder=embedder, speaker=speaker)
     passages = [p.to_dict() for p in result.passages]
     yield {"type": "passages", "passages": passages}
 

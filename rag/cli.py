@@ -24,6 +24,7 @@ command("export", "export an episode's transcript as srt, vtt, json or md", "rag
 command("delete", "delete episodes: rows, vectors, audio copy, exports and uploads together", "rag.library", "add_delete", "run_delete")
 command("optimize", "compact the library, prune old versions, sweep orphans; say what was freed", "rag.optimize")
 command("reindex", "re-embed every episode with the configured embedding model", "rag.library", "add_reindex", "run_reindex")
+command("speakers", "list, rename and recognise an episode's speakers (--profiles: voices known across episodes)", "rag.speakers")
 command("search", "hybrid search: the best matching moments, with episode and time", "rag.query_commands", "add_search", "run_search")
 command("ask", "answer a question from the library, citing [Episode @ mm:ss]", "rag.query_commands", "add_ask", "run_ask")
 command("chat", "multi-turn questions about the library (follow-ups understood)", "rag.query_commands", "add_chat", "run_chat")
@@ -64,6 +65,7 @@ def settings_from_args(args: argparse.Namespace):
         llm=role(model=llm_model, answer_model=llm_model, summary_model=llm_model,
                  backend=getattr(args, "llm_backend", None)),
         embed=role(model=getattr(args, "embed_model", None)),
+        diarize=role(mode=getattr(args, "diarize", None), speakers=getattr(args, "speakers", None)),
     )
     set_settings(s)
     return s

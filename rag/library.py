@@ -48,7 +48,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("episode", help="episode id (or a unique prefix) or title")
-    p.add_argument("--format", "-f", choices=["srt", "vtt", "json", "md", "txt"], default="md")
+    p.add_argument("--format", "-f", choices=["srt", "vtt", "json", "md", "txt", "rttm"], default="md")
     p.add_argument("--output", "-o", help="write here instead of stdout")
 
 
@@ -63,7 +63,11 @@ def run_export(args: argparse.Namespace) -> int:
     segments = store.segments(ep.id)
     transcript = Transcript(segments=segments, language=ep.language, model=ep.asr_model, duration=ep.duration,
                             has_word_times=any(s.words for s in segments))
-    text = get_writer(args.format).write(transcript, episode=ep)
+    try:
+        text = get_writer(args.format).write(transcript, episode=ep)
+    except ValueError as exc:
+        print(f"error: {str(exc)[:1].upper()}{str(exc)[1:]}", file=sys.stderr)
+        return 1
     from rag.cli import emit
 
     emit(text, args.output)
@@ -102,7 +106,35 @@ def run_delete(args: argparse.Namespace) -> int:
 
 
 def add_reindex(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--diarize", action="store_true", dest="add_speakers",
+                   help="also label the speakers of episodes ingested without them (from their audio copies)")
+    p.add_argument("--speakers", type=int, metavar="N", help="with --diarize: how many people speak, when known")
     p.add_argument("--json", action="store_true")
+
+
+def add_speakers(store, ep, settings) -> bool:
+    """Diarize a stored episode from its audio copy: its segments get speakers (split at turns) and its voices are
+    stored. False for an episode without audio or already diarized."""
+    from rag.voices import episode_speakers
+
+    segments = store.segments(ep.id)
+    if not ep.audio_path or not segments or episode_speakers(store, ep.id):
+        return False
+    from ingest.decode import decode
+    from ingest.speakers import diarize_transcript
+    from rag.schema import Transcript
+    from rag.storage import local_copy
+    from rag.voices import speakers_of, write_speakers
+
+    audio = decode(local_copy(ep.audio_path, settings))
+    settings = settings.model_copy(update={"diarize": settings.diarize.model_copy(update={"mode": "on"})})
+    transcript = Transcript(segments=segments, language=ep.language, has_word_times=any(s.words for s in segments))
+    transcript, diarization = diarize_transcript(transcript, audio, settings)
+    if diarization is None or not diarization.turns:
+        return False
+    write_speakers(store, ep.id, speakers_of(diarization, ep.id))
+    store.write_segments(ep.id, transcript.segments)
+    return True
 
 
 def reembed(store, embedder, episode_id: str, segments=None) -> None:
@@ -122,7 +154,8 @@ def run_reindex(args: argparse.Namespace) -> int:
     With the model that made the stored vectors, each episode's chunks are replaced in place (one commit each):
     a killed reindex leaves every episode searchable. With another model the chunks table is rebuilt; the
     episodes wait as `processing` (hidden, never half-shown) until theirs are written, and running reindex
-    again after an interruption finishes them."""
+    again after an interruption finishes them. With --diarize, episodes without speakers get them first (their
+    segments split at speaker turns, so their chunks are rebuilt too)."""
     from rich.progress import track
 
     from rag.embed import get_embedder
@@ -136,10 +169,14 @@ def run_reindex(args: argparse.Namespace) -> int:
             for ep in episodes:
                 store.put_episode(ep.model_copy(update={"status": "processing"}), insert=False)
             store.reset_chunks(embedder)
+    diarized = 0
     for ep in track(episodes, description="reindexing", console=None):
+        if args.add_speakers:
+            diarized += add_speakers(store, ep, store.settings)
         with store.writing():
             reembed(store, embedder, ep.id)
             store.put_episode(ep.model_copy(update={"status": "ready"}), insert=False)
     store.optimize()
-    print(f"reindexed {len(episodes)} episode(s) with {embedder.name}")
+    extra = f"; added speakers to {diarized}" if args.add_speakers else ""
+    print(f"reindexed {len(episodes)} episode(s) with {embedder.name}{extra}")
     return 0

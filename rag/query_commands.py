@@ -23,6 +23,10 @@ def _fail(exc: Exception) -> int:
 
 
 # -- search ------------------------------------------------------------------------------------------------------
+def add_speaker_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--speaker", help="only what this speaker says (a name given with `audiorag speakers`, or S1…)")
+
+
 def add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("query", help="what to look for (words or a question)")
     p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
@@ -30,6 +34,7 @@ def add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", type=_date, help="only episodes added on or after this date (YYYY-MM-DD)")
     p.add_argument("--until", type=_date, help="only episodes added before this date (YYYY-MM-DD)")
     p.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+    add_speaker_option(p)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -37,7 +42,8 @@ def run_search(args: argparse.Namespace) -> int:
     from rag.search import SearchError, search
 
     try:
-        res = search(args.query, k=args.k, episode=args.episode, tags=args.tags, since=args.since, until=args.until)
+        res = search(args.query, k=args.k, episode=args.episode, tags=args.tags, since=args.since, until=args.until,
+                     speaker=args.speaker)
     except SearchError as exc:
         return _fail(exc)
     if args.json:
@@ -63,6 +69,7 @@ def add_ask(p: argparse.ArgumentParser) -> None:
                         "smollm2-135m-instruct: measured too weak, see docs/answers.md); hybrid: a short model answer checked against the transcript, "
                         "then the quotes (the default for other models); generative: the checked model answer only")
     p.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    add_speaker_option(p)
     p.add_argument("--json", action="store_true",
                    help="print {answer, abstained, citations: [{episode_id, title, start, end, text}]}")
     p.add_argument("--audio", metavar="EPISODE",
@@ -76,7 +83,7 @@ def add_ask(p: argparse.ArgumentParser) -> None:
 def answer_json(answer, query: str | None = None) -> dict:
     out = {"answer": answer.answer, "abstained": answer.abstained,
            "citations": [{"episode_id": c.episode_id, "title": c.title, "start": round(c.start, 3),
-                          "end": round(c.end, 3), "text": c.text} for c in answer.citations]}
+                          "end": round(c.end, 3), "text": c.text, "speaker": c.speaker} for c in answer.citations]}
     if query is not None:
         out["query"] = query
     return out
@@ -121,7 +128,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
     opts = answer_settings(args)
     try:
-        events = live_answer(args.question, episode=args.episode, opts=opts)
+        events = live_answer(args.question, episode=args.episode, opts=opts, speaker=args.speaker)
         if args.json:
             from rag.cli import print_json
 

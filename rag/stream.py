@@ -80,7 +80,7 @@ def _answer_llm(settings, opts: AnswerSettings, mode: str):
 
 def live_answer(question: str, *, episode: str | None = None, history: list | None = None, settings=None,
                 opts: AnswerSettings | None = None, cancel: threading.Event | None = None, store=None,
-                embedder=None) -> Iterator[dict]:
+                embedder=None, speaker: str | None = None) -> Iterator[dict]:
     """Answer `question` as a stream of events (see the module docstring). Setting `cancel` stops the model at its
     next piece; the stream then ends with state "stopped" (no final event)."""
     from rag.answer import answer_model_name, ask, default_mode
@@ -105,7 +105,7 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
             inner = _answer_llm(settings, opts, mode)
             llm = TunedLLM(inner, opts, on_piece, cancel) if inner is not None else None
             for ev in ask(question, episode=episode, history=history, settings=settings, mode=mode, k=opts.k,
-                          store=store, embedder=embedder, llm=llm):
+                          store=store, embedder=embedder, llm=llm, speaker=speaker):
                 if ev["type"] == "passages":
                     clock["retrieved"] = time.perf_counter()
                 events.put(ev)

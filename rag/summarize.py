@@ -66,7 +66,17 @@ def windows(segments: list[Segment], max_words: int = WINDOW_WORDS) -> list[list
 
 
 def window_text(window: list[Segment]) -> str:
-    return " ".join(s.text.strip() for s in window)
+    """The segments' text; where a named speaker starts talking, "Name:" before it, so summaries and chapters
+    can say who explains what (diarization labels such as S1 are left out: they name nobody)."""
+    from rag.voices import is_label
+
+    parts, previous = [], None
+    for s in window:
+        who = s.speaker if s.speaker and not is_label(s.speaker) else None
+        text = s.text.strip()
+        parts.append(f"{who}: {text}" if who and who != previous and text else text)
+        previous = who or previous
+    return " ".join(parts)
 
 
 def chapter_groups(wins: list[list[Segment]], max_chapters: int = MAX_CHAPTERS,

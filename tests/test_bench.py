@@ -30,8 +30,9 @@ def test_wer_matches_jiwer_after_normalisation():
 
 
 def test_expand_names():
-    assert expand(["all"]) == ["search", "embed", "asr", "llm", "ingest"]
+    assert expand(["all"]) == ["search", "embed", "asr", "llm", "ingest", "ui"]
     assert expand(["ingest", "asr"]) == ["asr", "ingest"]
+    assert expand(["diarize", "asr"]) == ["asr", "diarize"]  # run when named, never by `all`
     with pytest.raises(ValueError, match="unknown benchmark nope"):
         expand(["nope"])
 

@@ -109,7 +109,7 @@ def test_markdown(tmp_path):
 
 
 def test_get_writer():
-    assert set(WRITERS) == {"txt", "srt", "vtt", "json", "md"}
+    assert set(WRITERS) == {"txt", "srt", "vtt", "json", "md", "rttm"}
     assert get_writer(".SRT").extension == "srt" and get_writer("text").extension == "txt"
     with pytest.raises(ValueError, match="unknown transcript format 'docx'"):
         get_writer("docx")

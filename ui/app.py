@@ -104,22 +104,25 @@ def _search_layout() -> SimpleNamespace:
         with gr.Row():
             query = gr.Textbox(placeholder="Words or a question…", show_label=False, elem_id="search-query", scale=5)
             scope = gr.Dropdown(label="In", choices=[("Whole library", "")], value="", elem_id="search-scope", scale=2)
+            speaker = gr.Textbox(label="Said by", placeholder="anyone", elem_id="search-speaker", scale=1)
             k = gr.Slider(1, 30, value=10, step=1, label="Results", scale=1)
             btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=1)
         results = gr.HTML(render.search_html("", [], lambda _: ""), elem_id="search-results")
-    return SimpleNamespace(query=query, scope=scope, k=k, btn=btn, results=results)
+    return SimpleNamespace(query=query, scope=scope, k=k, btn=btn, results=results, speaker=speaker)
 
 
 def _wire_search(backend: Backend, ui: SimpleNamespace, src_for, *, heavy: dict, private: dict) -> None:
     @friendly
-    def do_search(q, scope, n):
+    def do_search(q, scope, n, speaker=""):
         if not (q or "").strip():
             gr.Warning("Type something to search for first.")
             return gr.update()
-        return render.search_html(q or "", backend.search(q or "", scope or None, int(n)), src_for)
+        hits = backend.search(q or "", scope or None, int(n), speaker=(speaker or "").strip() or None)
+        return render.search_html(q or "", hits, src_for)
 
-    ui.btn.click(do_search, [ui.query, ui.scope, ui.k], ui.results, **heavy, **private)
-    ui.query.submit(do_search, [ui.query, ui.scope, ui.k], ui.results, **heavy, **private)
+    inputs = [ui.query, ui.scope, ui.k, ui.speaker]
+    ui.btn.click(do_search, inputs, ui.results, **heavy, **private)
+    ui.query.submit(do_search, inputs, ui.results, **heavy, **private)
 
 
 ROLE_COLUMNS = ["role", "model", "backend", "server", "loaded"]

@@ -277,7 +277,7 @@ class Backend:
         yield from live_answer(question, episode=episode_id, history=history or None, settings=self.settings,
                                opts=opts, cancel=cancel, store=self.store, embedder=self.embedder)
 
-    def search(self, query: str, episode: str | None = None, k: int = 8) -> list[dict]:
+    def search(self, query: str, episode: str | None = None, k: int = 8, speaker: str | None = None) -> list[dict]:
         from rag.search import SearchError, search
 
         if not (query or "").strip():
@@ -285,7 +285,7 @@ class Backend:
         episode_id = self.find(episode).id if episode else None
         try:
             result = search(query, k=k, episode=episode_id, settings=self.settings, store=self.store,
-                            embedder=self.embedder)
+                            embedder=self.embedder, speaker=speaker)
         except SearchError as exc:
             raise UserError(display(exc)) from exc
         return [p.to_dict() for p in result.passages]

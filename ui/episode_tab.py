@@ -35,6 +35,9 @@ def layout() -> SimpleNamespace:
                 transcript = gr.HTML("", elem_id="ep-transcript")
             with gr.Column(scale=2):
                 meta = gr.HTML("", elem_id="ep-meta")
+                from ui import speakers
+
+                speaker_controls = speakers.build_panel()
                 summarize_btn = gr.Button("Generate summary", elem_id="summarize-btn")
                 gr.Markdown("#### Export")
                 with gr.Row():
@@ -43,7 +46,7 @@ def layout() -> SimpleNamespace:
                           for fmt in EXPORTS}
     return SimpleNamespace(select=select, header=header, transcript=transcript, meta=meta,
                            summarize_btn=summarize_btn, dl=dl, title=title, rename_btn=rename_btn, edit=edit,
-                           seg_edit=seg_edit)
+                           seg_edit=seg_edit, speakers=speaker_controls)
 
 
 def wire(backend, ui: SimpleNamespace, *, open_box, tabs, refresh_library: tuple, heavy: dict, private: dict):
@@ -91,6 +94,9 @@ def wire(backend, ui: SimpleNamespace, *, open_box, tabs, refresh_library: tuple
         return (*show(res["episode_id"]), *refresh_fn())
 
     ui.rename_btn.click(rename, [ui.select, ui.title], [*outputs, *refresh_out], **private)
+    from ui import speakers
+
+    speakers.wire_panel(backend, ui.select, ui.speakers, show, outputs)
     ui.select.change(show, ui.select, outputs, **private).then(None, None, None, js=LOAD_PLAYER_JS, **private)
 
     def open_episode(value):

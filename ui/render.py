@@ -47,7 +47,8 @@ def play_link(label: str, *, src: str, start: float, episode_id: str, title: str
 
 def citation_link(c, src_for: SrcFor) -> str:
     """A citation (anything with episode_id, title, start) as a link that opens the episode and plays the moment."""
-    return play_link(html.escape(citation_label(c.title, c.start)), src=src_for(c.episode_id), start=c.start,
+    return play_link(html.escape(citation_label(c.title, c.start, getattr(c, "speaker", None))),
+                     src=src_for(c.episode_id), start=c.start,
                      episode_id=c.episode_id, title=c.title, open_episode=True, extra_class="cite")
 
 
@@ -60,7 +61,7 @@ def answer_markdown(text: str, citations: Iterable, src_for: SrcFor) -> str:
     citations = list(citations)
     body = html.escape(text.strip())
     for c in citations:
-        label = html.escape(citation_label(c.title, c.start))
+        label = html.escape(citation_label(c.title, c.start, getattr(c, "speaker", None)))
         body = body.replace(label, citation_link(c, src_for))
     body = body.replace("\n", "  \n")
     links = [citation_link(c, src_for) for c in citations]
@@ -75,7 +76,7 @@ def passages_html(passages: list[dict], src_for: SrcFor, heading: str = "Retriev
         return f'<div class="passages"><h4>{html.escape(heading)}</h4><p class="muted">Nothing retrieved yet.</p></div>'
     items = []
     for p in passages:
-        link = play_link(html.escape(citation_label(p["title"], p["start"])), src=src_for(p["episode_id"]),
+        link = play_link(html.escape(citation_label(p["title"], p["start"], p.get("speaker"))), src=src_for(p["episode_id"]),
                          start=p["start"], episode_id=p["episode_id"], title=p["title"], open_episode=True)
         score = f'<span class="score">score {p["score"]:.2f}</span>' if "score" in p else ""
         items.append(f'<li>{link} {score}<div class="ptext">{html.escape(p["text"].strip())}</div></li>')
@@ -139,13 +140,16 @@ def transcript_html(episode: Episode, segments: list[Segment], src: str, edited:
     start; ui/player.js highlights the line being played). Edited lines are marked and can be reverted."""
     if not segments:
         return '<div class="transcript"><p class="muted">No transcript.</p></div>'
+    from ui.speakers import speaker_tag
+
     edited = edited or set()
     paras = []
+    order = list(dict.fromkeys(speaker_label(s) for s in segments if speaker_label(s)))
     for para in paragraphs(segments):
         who = speaker_label(para[0])
         head = f'<span class="ts">{format_ts(para[0].start)}</span>'
         if who:
-            head += f' <span class="speaker">{html.escape(who)}</span>'
+            head += f" {speaker_tag(who, order)}"  # each voice in its colour (ui/speakers.py)
         lines = []
         for s in para:
             mark = ' <a class="revert" title="Back to the original text" data-seg="%d">↺</a>' % s.id if s.id in edited else ""

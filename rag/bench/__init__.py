@@ -4,7 +4,8 @@ Benchmarks (one module each; the method is in each module's docstring and in doc
 `asr` (RTF and WER per backend and model, against plain faster-whisper), `embed` (chunks/s, peak memory),
 `search` (vector/FTS/hybrid latency at 1k-100k chunks, ANN recall), `llm` (prompt and generation tokens/s,
 time to first token), `ingest` (one recording end to end, share of each stage), `ui` (time to first token
-through the web app's /ask API).
+through the web app's /ask API); `diarize`, when named (DER, speaker counts and real-time factor on the shared
+multi-speaker recordings; what diarization adds to an ingest).
 
 Every run appends its rows to `<data dir>/bench/bench.csv` and draws `<data dir>/bench/bench-<run_id>.png`.
 The web app's Benchmarks tab calls `run_bench`, `list_runs`, `load_csv` and `make_png` from here.
@@ -36,7 +37,8 @@ from rag.bench.common import (
 
 BENCHES = ("search", "embed", "asr", "llm", "ingest", "ui")  # the order of `all`: cheap and model-free first
 # Rough share of a quick run's time each bench takes (for the progress bar only).
-WEIGHTS = {"search": 0.2, "embed": 0.07, "asr": 0.3, "llm": 0.12, "ingest": 0.22, "ui": 0.09}
+WEIGHTS = {"search": 0.2, "embed": 0.07, "asr": 0.3, "llm": 0.12, "ingest": 0.22, "ui": 0.09, "diarize": 0.25}
+OPTIONAL = ("diarize",)  # run when named, not by `all` (DER over the shared recordings takes minutes)
 
 __all__ = ["BENCHES", "COLUMNS", "run_bench", "list_runs", "load_csv", "make_png", "print_table", "rows_of_run",
            "csv_location", "png_location", "append_rows", "Ctx"]
@@ -50,10 +52,10 @@ def expand(names: list[str] | tuple[str, ...] | str | None) -> list[str]:
         names = [names]
     if not names or "all" in names:
         return list(BENCHES)
-    unknown = [n for n in names if n not in BENCHES]
+    unknown = [n for n in names if n not in BENCHES + OPTIONAL]
     if unknown:
-        raise ValueError(f"unknown benchmark {', '.join(unknown)}; choose from: all, {', '.join(BENCHES)}")
-    return [b for b in BENCHES if b in names]
+        raise ValueError(f"unknown benchmark {', '.join(unknown)}; choose from: all, {', '.join(BENCHES + OPTIONAL)}")
+    return [b for b in BENCHES + OPTIONAL if b in names]
 
 
 def run_bench(

@@ -9,10 +9,10 @@ import time
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from rag.bench import BENCHES
+    from rag.bench import BENCHES, OPTIONAL
 
     p.add_argument("benches", nargs="*", metavar="BENCH",
-                   help=f"what to measure: {', '.join(BENCHES)} or all (default: all)")
+                   help=f"what to measure: {', '.join(BENCHES)} or all (default: all); also {', '.join(OPTIONAL)}")
     p.add_argument("--quick", action="store_true", help="a smaller audio set and fewer repetitions (under 10 min for all)")
     p.add_argument("--audio", metavar="DIR", help="ASR/ingest audio set (default: ../shared/audio/asr beside the checkout)")
     p.add_argument("--png", metavar="PATH", help="write the chart here (default: <data dir>/bench/bench-<run>.png)")
