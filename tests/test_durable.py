@@ -64,6 +64,20 @@ def base(settings, pack, tmp_path):
     return Path(settings.data_dir), inputs, first
 
 
+def test_a_ready_episode_missing_its_chunks_is_redone_not_unchanged(base, settings, capsys):
+    from rag.store import Store
+
+    _, inputs, first = base
+    store = Store(settings)
+    alpha = next(e for e in store.list_episodes() if e.title == "alpha")
+    store._table("chunks").delete(f"episode_id = '{alpha.id}'")  # what the overlapping-ingest race left
+    capsys.readouterr()
+    assert cli(settings, "ingest", str(inputs), "--json") == 0
+    statuses = {Path(r["path"]).stem: r["status"] for r in json.loads(capsys.readouterr().out)["results"]}
+    assert statuses == {"alpha": "ingested", "bravo": "unchanged", "carol": "unchanged"}
+    assert Store(settings).text_search(first["alpha"], 1)[0].episode_id == alpha.id
+
+
 def test_kill_9_at_random_moments_loses_nothing_and_leaves_no_orphan(base, settings, tmp_path):
     from rag.settings import Settings
     from rag.store import Store

@@ -161,6 +161,23 @@ def test_processing_episode_is_invisible(settings, corpus_vectors, embedder):
     assert store.text_search("Saturn rings", 1)[0].chunk_id == "ep-space-0002-c0"
 
 
+def test_episode_is_never_ready_without_all_its_rows(settings, corpus_vectors, monkeypatch):
+    """Rows that vanish while an episode is written (another process sweeping, say) are counted back: the
+    episode stays `processing` with a one-line error, and is not complete (ingest redoes such an episode)."""
+    store = Store(settings)
+    ep, segs, chunks = episode_parts("ep-space-0002")
+    real = store.write_chunks
+    monkeypatch.setattr(store, "write_chunks", lambda eid, c, v: real(eid, c[:1], v[:1]))  # one of three kept
+    with pytest.raises(StoreError, match="1 of 3 chunks were stored; ingest it again"):
+        store.write_episode(ep, segs, chunks, corpus_vectors[ep.id])
+    assert store.get_episode(ep.id).status == "processing" and store.list_episodes() == []
+    monkeypatch.undo()
+    store.write_episode(ep, segs, chunks, corpus_vectors[ep.id])
+    assert store.is_complete(ep.id) and store.row_counts(ep.id) == (len(segs), len(chunks))
+    store._table("chunks").delete(f"episode_id = '{ep.id}'")
+    assert not store.is_complete(ep.id)
+
+
 def test_rewrite_hides_episode_until_done(library, corpus_vectors, monkeypatch):
     """While an existing episode is being rewritten it is `processing`: a crash mid-way leaves it hidden."""
     def crash(*args, **kwargs):
