@@ -15,7 +15,7 @@ from ui.errors import friendly
 
 def layout() -> SimpleNamespace:
     with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-        with gr.Row():
+        with gr.Row(elem_id="cmp-row"):
             question = gr.Textbox(placeholder="A question for both models…", show_label=False, elem_id="cmp-question",
                                   scale=4)
             scope = gr.Dropdown(label="Ask about", choices=[("Whole library", "")], value="", elem_id="cmp-scope",
