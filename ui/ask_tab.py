@@ -168,3 +168,4 @@ def wire(backend, ui: SimpleNamespace, settings_ui: SimpleNamespace, conv_id: gr
         return "", [], render.passages_html([], lambda _: ""), render.ask_status_html()
 
     ui.new_btn.click(new_chat, None, [conv_id, ui.chat, ui.passages, ui.status], **private)
+    ui.chat.clear(new_chat, None, [conv_id, ui.chat, ui.passages, ui.status], **private)  # the bin starts afresh too
