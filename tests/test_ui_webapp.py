@@ -334,3 +334,24 @@ def test_phone_layout_and_every_tab_at_both_widths(served, artifacts):
             page.get_by_role("tab", name=tab).click()
             _shoot_both(page, shots, tab.lower())
         browser.close()
+
+
+def test_choosing_files_replaces_the_selection_and_mistakes_are_short(served, artifacts, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    a, b = tmp_path / "first take.srt", tmp_path / "second take.srt"
+    for f in (a, b):
+        f.write_text("1\n00:00:00,000 --> 00:00:02,000\nHello there.\n", encoding="utf-8")
+    with sync_playwright() as p:
+        browser, page = _open(p, served.url, DESKTOP)
+        page.locator("#ingest-btn").click()  # nothing chosen: a short warning, and no error badge stays
+        expect(page.get_by_text("Choose one or more files first.")).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1000)
+        assert page.locator("#upload .error, #ingest-progress .error").count() == 0
+        page.locator("#upload input[type=file]").set_input_files(str(a))
+        expect(page.locator("#upload")).to_contain_text("first take", timeout=60_000)
+        page.locator("#upload input[type=file]").set_input_files(str(b))
+        expect(page.locator("#upload")).to_contain_text("second take", timeout=60_000)
+        expect(page.locator("#upload")).not_to_contain_text("first take", timeout=30_000)
+        page.screenshot(path=str(artifacts / "ui_webapp" / "library-chosen-desktop.png"), full_page=True)
+        browser.close()
