@@ -19,6 +19,7 @@ from rag.schema import Segment, Transcript, Word
 
 SR = 16000
 MIN_WORDS = 3  # a shorter piece is folded into a neighbour unless it is a whole sentence
+CONTINUES = tuple(",.;:!?%)'’")  # a word piece starting with one of these joins the previous word
 NO_SPACE_LANGUAGES = {"zh", "ja", "th", "lo", "my", "km", "yue", "bo"}  # written without spaces between words
 
 
@@ -28,8 +29,15 @@ def join_words(words: list[Word], language: str | None = None) -> str:
     leading space are joined as they are."""
     if any(w.word[:1].isspace() for w in words):
         return "".join(w.word for w in words).strip()
-    sep = "" if (language or "").split("-")[0].lower() in NO_SPACE_LANGUAGES else " "
-    return sep.join(w.word.strip() for w in words).strip()
+    if (language or "").split("-")[0].lower() in NO_SPACE_LANGUAGES:
+        return "".join(w.word.strip() for w in words).strip()
+    # Whisper splits "1,542" into "1" + ",542" and "B.C." into "B" + ".C.": a piece that starts with punctuation
+    # continues the word before it.
+    out = ""
+    for w in words:
+        piece = w.word.strip()
+        out += piece if (not out or piece[:1] in CONTINUES) else " " + piece
+    return out.strip()
 
 
 def find_silences(audio: np.ndarray, sr: int = SR, rel_db: float = 35.0, min_silence: float = 0.2,

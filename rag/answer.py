@@ -1,22 +1,25 @@
-"""Ask: retrieve → (maybe) generate → attach citations → or abstain.
+"""Ask: retrieve → decide whether the passages answer → compose one statement and the moment it comes from.
 
 Why it is built this way: the local models are tiny (135M/270M) and invent freely, so the *transcript* is the
 answer's backbone and the model is optional garnish.
 
-- Retrieval (`rag.search`) gives segment-level passages with absolute scores (cosine, lexical overlap). If the best
-  one is weak, we abstain before the model is even asked: "That isn't in your library." plus the closest passages.
-- Modes: `extractive` answers with the best supporting transcript sentences; `generative` lets the model write a
-  short answer; `hybrid` (the default, see docs/answers.md) writes the model's lead and then quotes the transcript.
-- Every model sentence is checked against the retrieved passages as it streams: a sentence whose content words are
-  not mostly found in one passage is unsupported, and generation stops there. Supported sentences get the citation
-  of the passage that supports them, by our code; any bracket text the model wrote is stripped first and never
-  trusted. If the model says it does not know, we abstain.
+- Retrieval (`rag.search`) gives segment-level passages with absolute scores (cosine, lexical overlap).
+- Answerability (`rag.answerable.decide`): retrieval strength, the question's type against what the passage holds,
+  and the question's own words; if the passages do not answer: "That isn't in your library." ("This episode does
+  not say." when asked about one episode) and the closest passages.
+- The span (`rag.extract`): the words that answer, picked out of the cited passage; the lead is the transcript
+  sentence that holds it. In `hybrid`/`generative` mode the model writes a lead too, and it replaces the
+  transcript sentence only when it is supported by the passage and holds the span's words (checked while it
+  streams; any bracket text the model wrote is stripped and never trusted). Citations come from our code.
+- Composition: the lead, then the moment's `[Title @ mm:ss]` label once; the transcript quote under a model's lead
+  (never when it would repeat the lead); a second moment only when it is nearly as good and says something else.
+  `repeats()` checks that no sentence and no moment's link is shown twice.
 
 `ask()` yields events so the CLI and the web app can stream:
   {"type": "query", "text": …}        the standalone query actually searched (after follow-up rewriting)
   {"type": "passages", "passages": […]}  the retrieved passages (Passage.to_dict()), best first
   {"type": "token", "text": …}        answer text, in order; concatenated they are the final answer text
-  {"type": "final", "answer": Answer, "passages": […]}
+  {"type": "final", "answer": Answer, "passages": […], "reason": …}   Answer has lead, span, citations, query
   {"type": "warning", "text": …}      the answering LLM could not be loaded: the answer quotes the transcript
 """
 
@@ -27,8 +30,10 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from rag import prompts
-from rag.schema import Answer, Citation
+from rag.answerable import Decision, decide, retrieval_decision  # noqa: F401 (retrieval_decision re-exported)
+from rag.schema import Answer, Citation, Span
 from rag.search import Passage, SearchResult, content_terms, overlap, search
+from rag.textnorm import normalize_text
 
 MODES = ("extractive", "generative", "hybrid")
 DEFAULT_MODE = "hybrid"
@@ -37,13 +42,6 @@ DEFAULT_MODE = "hybrid"
 # wrong passage, so when it is the answering model it answers extractively.
 EXTRACTIVE_PACKS = frozenset({"smollm2-135m-instruct"})
 
-# Retrieval strength needed to answer at all: the best passage either has a clearly related embedding, or a
-# related one that also holds at least two of the question's content words. Calibrated for all-MiniLM-L6-v2 on
-# real ASR output (docs/answers.md: 48 answerable and 36 unanswerable questions; another embedding model needs
-# its own numbers). One shared word is not enough: "capital" of Australia vs "capital letters".
-MIN_COSINE_ALONE = 0.55
-MIN_COSINE_WITH_WORDS = 0.40
-MIN_MATCHED_WORDS = 2
 # A model sentence is supported by a passage when this fraction of its content words occur in the passage (or the
 # question), with at most MAX_UNSUPPORTED words from neither: a tiny model's inventions are usually one or two words
 # slipped into a copied sentence ("a parasitic spider called the varroa mite").
@@ -56,24 +54,6 @@ TRUST_IDK_BELOW = 0.60
 QUOTE_MARGIN = 0.12
 MAX_QUOTES = 2
 MAX_LEAD_SENTENCES = 2
-
-
-@dataclass
-class Decision:
-    answerable: bool
-    reason: str
-
-
-def retrieval_decision(result: SearchResult) -> Decision:
-    """Is the best retrieved passage relevant enough to answer from? Pure function of the absolute scores."""
-    best = result.best
-    if best is None:
-        return Decision(False, "nothing retrieved")
-    if best.cosine >= MIN_COSINE_ALONE:
-        return Decision(True, f"cosine {best.cosine:.2f}")
-    if best.cosine >= MIN_COSINE_WITH_WORDS and best.matched >= MIN_MATCHED_WORDS:
-        return Decision(True, f"cosine {best.cosine:.2f} with {best.matched} question words")
-    return Decision(False, f"best passage too weak (cosine {best.cosine:.2f}, {best.matched} question words)")
 
 
 # -- model text handling (pure) ----------------------------------------------------------------------------------
@@ -142,16 +122,80 @@ def pick_quotes(passages: list[Passage], question: str) -> list[Passage]:
     return out
 
 
-def quote_block(quotes: list[Passage]) -> str:
-    return "\n".join(f'"{q.text.strip()}" {q.label}' for q in quotes)
-
-
-def abstain_answer(result: SearchResult, n: int = 3) -> Answer:
-    closest = result.passages[:n]
-    text = prompts.NOT_IN_LIBRARY
+def abstain_answer(result: SearchResult, n: int = 3, *, scoped: bool = False, reason: str = "",
+                   query: str | None = None) -> Answer:
+    """The refusal, with the closest passages (each moment once) so the user can check."""
+    closest = _distinct(result.passages)[:n]
+    lead = prompts.NOT_IN_EPISODE if scoped else prompts.NOT_IN_LIBRARY
+    text = lead
     if closest:
         text += " The closest passages:\n" + "\n".join(f'- {p.label} "{p.text.strip()}"' for p in closest)
-    return Answer(answer=text, abstained=True, citations=[p.citation() for p in closest])
+    return Answer(answer=text, abstained=True, citations=[p.citation() for p in closest], lead=lead,
+                  query=query, scope="episode" if scoped else "library", reason=reason)
+
+
+def _norm(text: str) -> str:
+    return normalize_text(text)
+
+
+def _distinct(passages: list[Passage]) -> list[Passage]:
+    """Passages without a second one for the same moment or with the same words."""
+    out, seen = [], set()
+    for p in passages:
+        keys = {(p.episode_id, round(p.start, 1)), _norm(p.text)}
+        if keys & seen:
+            continue
+        seen |= keys
+        out.append(p)
+    return out
+
+
+_LABEL = re.compile(r"\[[^\[\]]+ @ \d+(?::\d\d)+\]")
+
+
+def repeats(answer: Answer) -> list[str]:
+    """What the answer shows twice: a moment's link, or a sentence (said again, or inside a longer quote).
+    Empty for a well-composed answer; the eval counts it for every answer (`answers_with_repeats`)."""
+    text = answer.answer
+    out = []
+    labels = _LABEL.findall(text)
+    out += sorted({lab for lab in labels if labels.count(lab) > 1})
+    plain = _LABEL.sub("\n", text.replace("The closest passages:", "\n"))
+    units = [u.strip(' -"\u201c\u201d') for u in re.split(r'\n|"\s', plain)]
+    sentences = [_norm(x) for u in units for x in split_sentences(u)]
+    sentences = [x for x in sentences if len(x.split()) >= 3]
+    for i, x in enumerate(sentences):
+        if any(j != i and (x == y and j < i or (x != y and f" {x} " in f" {y} ")) for j, y in enumerate(sentences)):
+            out.append(x)
+    return out
+
+
+def sentence_with(text: str, start: int, end: int) -> str:
+    """The sentence of `text` that holds the characters [start, end)."""
+    pos = 0
+    for sent in split_sentences(text):
+        i = text.find(sent, pos)
+        if i <= start < i + len(sent) + 1:
+            return sent
+        pos = i + len(sent)
+    return text.strip()
+
+
+def compose(lead: str, by_model: bool, passage: Passage, more: list[Passage]) -> str:
+    """The lead, the moment it comes from (once), the transcript quote under a model's lead, further moments."""
+    text = f"{lead} {passage.label}"
+    shown = {_norm(lead)}
+    lead_n, quote_n = _norm(lead), _norm(passage.text)
+    if by_model and f" {lead_n} " not in f" {quote_n} " and f" {quote_n} " not in f" {lead_n} ":
+        text += f'\n"{passage.text.strip()}"'
+        shown.add(_norm(passage.text))
+    for p in more:
+        n = _norm(p.text)
+        if any(n == x or f" {x} " in f" {n} " or f" {n} " in f" {x} " for x in shown):
+            continue
+        text += f'\nAlso {p.label}: "{p.text.strip()}"'
+        shown.add(n)
+    return text
 
 
 def _dedupe(citations: Iterable[Citation]) -> list[Citation]:
@@ -249,13 +293,29 @@ def default_mode(settings) -> str:
     return DEFAULT_MODE
 
 
-def _by_rank(citations: list[Citation], passages: list[Passage], lead: int = 0) -> list[Citation]:
-    """The moments the model's checked answer sentences lean on (the first `lead` citations), in the order the
-    answer cites them, then the quoted passages in retrieval order; without duplicates."""
-    rank = {(p.episode_id, round(p.start, 2)): i for i, p in enumerate(passages)}
-    head = _dedupe(citations[:lead])
-    rest = sorted(_dedupe(citations[lead:]), key=lambda c: rank.get((c.episode_id, round(c.start, 2)), len(rank)))
-    return _dedupe(head + rest)
+def model_lead(llm, question: str, passage: Passage, span_text: str) -> str | None:
+    """The model's first sentence, kept only when the passage supports it and it holds the span's words."""
+    for item in stream_lead(llm, question, [passage]):
+        if isinstance(item, Lead):
+            return None
+        sentence, _ = item
+        if f" {_norm(span_text)} " in f" {_norm(sentence)} ":
+            return sentence
+        return None
+    return None
+
+
+def _load_llm(settings, mode: str, llm):
+    """(llm, mode, warning): without a loadable model the answer quotes the transcript."""
+    if mode == "extractive" or llm is not None:
+        return llm, mode, None
+    from rag.llm import get_task_llm
+
+    try:
+        return get_task_llm(settings, "answer"), mode, None
+    except (ImportError, OSError, RuntimeError) as exc:  # a ModelError is a RuntimeError
+        return None, "extractive", (f"LLM unavailable ({' '.join(str(exc).split())}): answering with transcript "
+                                    "quotes only")
 
 
 def ask(question: str, *, episode: str | None = None, history: list | None = None, settings=None,
@@ -268,16 +328,13 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
     mode = mode or default_mode(settings)
     if mode not in MODES:
         raise ValueError(f"unknown answer mode '{mode}' (choose from {', '.join(MODES)})")
-    if mode != "extractive" and llm is None:
-        from rag.llm import get_task_llm
+    llm, mode, warning = _load_llm(settings, mode, llm)
+    if warning:
+        yield {"type": "warning", "text": warning}
+    if store is None:
+        from rag.store import Store
 
-        try:
-            llm = get_task_llm(settings, "answer")
-        except (ImportError, OSError, RuntimeError) as exc:  # a ModelError is a RuntimeError
-            # Quoting the transcript needs no LLM: answer that way, and say why.
-            mode = "extractive"
-            yield {"type": "warning", "text": f"LLM unavailable ({' '.join(str(exc).split())}): answering with "
-                                              "transcript quotes only"}
+        store = Store(settings)
     query = question.strip()
     if history:
         from rag.chat import standalone_question
@@ -288,46 +345,28 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
     passages = [p.to_dict() for p in result.passages]
     yield {"type": "passages", "passages": passages}
 
-    decision = retrieval_decision(result)
+    # Only the passages worth quoting may answer: a weaker one mixes the question's words with another moment.
+    quotes = pick_quotes(result.passages, query)
+    decision = decide(query, result, quotes, store)
     if not decision.answerable:
-        ans = abstain_answer(result)
+        ans = abstain_answer(result, scoped=episode is not None, reason=decision.reason, query=query)
         yield {"type": "token", "text": ans.answer}
         yield {"type": "final", "answer": ans, "passages": passages, "reason": decision.reason}
         return
-
-    # The passages to quote are the only ones a model sentence may lean on: a sentence "supported" by a weaker
-    # passage mixes the question's words with an unrelated moment ("asks Americans to print books").
-    quotes = pick_quotes(result.passages, query)
-    citations: list[Citation] = []
-    text = ""
-    reason = decision.reason
-    n_lead = 0
-    if mode in ("generative", "hybrid"):
-        lead: Lead | None = None
-        for item in stream_lead(llm, query, quotes):
-            if isinstance(item, Lead):
-                lead = item
-                break
-            sentence, passage = item
-            piece = f"{' ' if text else ''}{sentence} {passage.label}"
-            text += piece
-            citations.append(passage.citation())
-            n_lead += 1
-            yield {"type": "token", "text": piece}
-        if lead is not None and lead.unknown:
-            if result.best.cosine < TRUST_IDK_BELOW:
-                ans = abstain_answer(result)
-                yield {"type": "token", "text": ans.answer}
-                yield {"type": "final", "answer": ans, "passages": passages, "reason": "the model found no answer"}
-                return
-            reason += "; the model said it did not know, the transcript is quoted instead"
-    if mode in ("extractive", "hybrid") or not text:
-        piece = ("\n\n" if text else "") + quote_block(quotes)
-        text += piece
-        citations += [q.citation() for q in quotes]
-        yield {"type": "token", "text": piece}
-    ans = Answer(answer=text, abstained=False, citations=_by_rank(citations, result.passages, n_lead))
-    yield {"type": "final", "answer": ans, "passages": passages, "reason": reason}
+    passage, span = decision.passage, decision.span
+    lead, by_model = sentence_with(passage.text, span.start, span.end), False
+    if mode in ("generative", "hybrid") and llm is not None:
+        written = model_lead(llm, query, passage, span.text)
+        if written:
+            lead, by_model = written, True
+    more = [] if mode == "generative" else [p for p in quotes if p is not passage]
+    text = compose(lead, by_model, passage, more)
+    yield {"type": "token", "text": text}
+    cited = _dedupe([passage.citation()] + [p.citation() for p in more if p.label in text])
+    ans = Answer(answer=text, citations=cited, lead=lead, lead_by_model=by_model,
+                 span=Span(text=span.text, start=span.start, end=span.end), query=query,
+                 scope="episode" if episode else "library", reason=decision.reason)
+    yield {"type": "final", "answer": ans, "passages": passages, "reason": decision.reason}
 
 
 def ask_sync(question: str, **kwargs) -> Answer:

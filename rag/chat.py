@@ -1,9 +1,12 @@
 """Multi-turn questions: a follow-up ("when did he say that?") is rewritten into a standalone query before retrieval.
 
-Retrieval sees one query, not the conversation, so "it"/"he"/"that" must be resolved first. The model is asked to
-rewrite, but a 135M model often garbles it, so its rewrite is only accepted when it keeps the follow-up's own
-content words and adds nothing that was never said; otherwise a rule-based rewrite appends the previous
-question's key terms (good enough for hybrid search, which is what the query is for).
+Retrieval sees one query, not the conversation, so "it"/"he"/"that" must be resolved first, from the previous
+question *and* the previous answer (its span: "Who built it?" → "Thomas Greene"; then "When was he born?" is
+about Thomas Greene). The model is asked to rewrite, but a 135M model often garbles it, so its rewrite is only
+accepted when it keeps the follow-up's own content words and adds nothing that was never said; otherwise a rule
+puts the previous answer's name in place of the pronoun and appends the previous question's key terms (good
+enough for hybrid search, which is what the query is for). The rewrite is shown to the user (the `query` event,
+`Answer.query`, the CLI's "(searched for: …)").
 """
 
 from __future__ import annotations
@@ -32,6 +35,20 @@ def previous_question(history: list) -> str | None:
     return None
 
 
+def previous_answer(history: list) -> str:
+    """The words that answered the last turn (its span when the Chat recorded one), else ""."""
+    for item in reversed(history or []):
+        if isinstance(item, dict) and item.get("role") == "assistant":
+            return str(item.get("span") or "")
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            return ""
+    return ""
+
+
+PERSONAL = frozenset("he him she her they them".split())
+POSSESSIVE = frozenset("his her their its".split())
+
+
 def is_follow_up(question: str) -> bool:
     ws = words(question)
     if not ws:
@@ -51,22 +68,38 @@ def key_terms(text: str, limit: int = 6) -> list[str]:
     return out[:limit]
 
 
-def rule_rewrite(question: str, previous: str) -> str:
-    """The follow-up plus the previous question's key terms that it lacks."""
-    have = set(content_terms(question))
-    extra = [w for w in key_terms(previous) if content_terms(w) and content_terms(w)[0] not in have]
+def _is_name(span: str) -> bool:
+    ws = span.split()
+    return bool(ws) and all(w[:1].isupper() or w.lower() in {"the", "de", "of", "von", "van"} for w in ws)
+
+
+def rule_rewrite(question: str, previous: str, answer: str = "") -> str:
+    """The follow-up with a pronoun replaced by the previous answer's name (when it was one), plus the previous
+    question's and answer's key terms that it lacks."""
     q = question.strip()
+    if answer and _is_name(answer):
+        def swap(m: re.Match) -> str:
+            w = m.group(0).lower()
+            return answer if w in PERSONAL else f"{answer}'s" if w in POSSESSIVE else m.group(0)
+
+        q = re.sub(r"\b(he|him|she|her|they|them|his|their)\b", swap, q, count=1, flags=re.IGNORECASE)
+    have = set(content_terms(q))
+    extra = []
+    for w in key_terms(previous) + key_terms(answer):
+        t = content_terms(w)
+        if t and t[0] not in have and w not in extra:
+            extra.append(w)
     return f"{q} ({' '.join(extra)})" if extra else q
 
 
-def valid_rewrite(rewrite: str, question: str, previous: str) -> bool:
+def valid_rewrite(rewrite: str, question: str, previous: str, answer: str = "") -> bool:
     """A model rewrite is kept only if it keeps the follow-up's content words and invents no new ones."""
     r = rewrite.strip()
     if not r or "\n" in r or len(r) > 3 * (len(question) + len(previous)) or len(words(r)) < 3:
         return False
     rt = set(content_terms(r))
     own = set(content_terms(" ".join(w for w in words(question) if w not in ANAPHORA)))
-    allowed = set(content_terms(question)) | set(content_terms(previous))
+    allowed = set(content_terms(question)) | set(content_terms(previous)) | set(content_terms(answer))
     if not own <= rt:
         return False
     if not rt - set(content_terms(question)):  # resolved nothing
@@ -79,18 +112,19 @@ def standalone_question(question: str, history: list, llm=None, settings=None) -
     prev = previous_question(history)
     if not prev or not is_follow_up(question):
         return question.strip()
+    answer = previous_answer(history)
     if llm is not None:
         from rag import prompts
 
         try:
-            out = llm.generate(prompts.rewrite_messages(prev, question), max_tokens=40, temperature=0.0,
+            out = llm.generate(prompts.rewrite_messages(prev, question, answer), max_tokens=40, temperature=0.0,
                                stop=["\n"])
         except Exception:  # noqa: BLE001 — the rule-based rewrite below always works
             out = ""
         out = out.strip().strip('"').strip()
-        if valid_rewrite(out, question, prev):
+        if valid_rewrite(out, question, prev, answer):
             return out
-    return rule_rewrite(question, prev)
+    return rule_rewrite(question, prev, answer)
 
 
 class Chat:
@@ -118,4 +152,5 @@ class Chat:
                 final = event["answer"]
             yield event
         self.history.append({"role": "user", "content": question, "query": query})
-        self.history.append({"role": "assistant", "content": final.answer if final else ""})
+        self.history.append({"role": "assistant", "content": final.answer if final else "",
+                             "span": final.span.text if final and final.span else ""})

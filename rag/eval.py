@@ -1,27 +1,18 @@
 """`audiorag eval MANIFEST`: score spoken question answering against gold time windows.
 
-A manifest (JSON) lists episodes and questions:
-
-    {"name": "spoken-qa-mini",
-     "episodes": [
-        {"id": "bees", "sentences": ["…", "…"]},                  # spoken by espeak-ng, times known exactly
-        {"id": "jfk", "file": "$AUDIORAG_SHARED/audio/asr/wav16k/whisper_jfk.wav"}   # a real recording
-     ],
-     "questions": [
-        {"question": "…", "episode": "bees", "sentence": 2, "answer": ["varroa mite"]},
-        {"question": "…", "episode": "jfk", "start": 0.0, "end": 11.0, "answer": "…"},
-        {"question": "…", "answerable": false}
-     ]}
-
-Paths are relative to the manifest; `$VARS` expand, `$AUDIORAG_SHARED` defaulting to the `shared/` folder beside
-the checkout. The episodes are ingested into a library of their own (`<data dir>/eval/<name>`, reused across runs;
-`--library current` uses the configured one), every question is asked, and the scores are:
+The manifest format is in rag/evalset.py (episodes spoken by espeak-ng or real recordings; answerable, on-topic
+unanswerable, off-topic and follow-up questions; dev/test splits by episode). The episodes are ingested into a
+library of their own (`--library isolated`: `<data dir>/eval/<name>`; `cache`: one per machine and model pair;
+`current`: the configured one), every question of the chosen `--split` is asked, and the scores are:
 
 - hit@1, hit@5, MRR: rank of the first citation whose start lies in the gold window (± tolerance) of the gold
-  episode, over answerable questions (an abstention is a miss); `search_*` the same for the retrieved passages.
-- answer_contains_gold: the answer text contains one of the gold answers (case and punctuation ignored).
-- abstain_accuracy (all questions), abstain_recall (unanswerable ones abstained on), false_abstain (answerable
-  ones abstained on).
+  episode, over answerable questions (a refusal is a miss); `search_*` the same for the retrieved passages;
+  `follow_up_hit@1` the same over follow-ups (asked after their earlier questions in one chat).
+- answer_contains_gold: the answer text contains one of the gold answers (case, punctuation, digits vs number
+  words ignored).
+- false_abstain (answerable refused), refused_on_topic / refused_off_topic (unanswerable refused),
+  abstain_recall (all unanswerable), abstain_accuracy (all questions).
+- answers_with_repeats: answers that show a sentence or a moment's link twice (rag.answer.repeats); must be 0.
 
 One CSV row per metric is appended to `<data dir>/bench/eval.csv` (timestamp, machine, versions, backend, model,
 metric, value) and a table is printed.
@@ -31,157 +22,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
-import json
 import os
 import platform
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rag.errors import AudioragError
+from rag.evalset import EvalError, EpisodeSpec, GoldQuestion, audio_cache_dir, load_manifest, synthesize  # noqa: F401
 
 CSV_FIELDS = ["timestamp", "machine", "versions", "backend", "model", "metric", "value"]
-
-
-class EvalError(AudioragError, RuntimeError):
-    """A manifest that cannot be evaluated; one line."""
-
-
-@dataclass
-class GoldQuestion:
-    question: str
-    episode: str | None  # manifest episode id; None for unanswerable
-    start: float = 0.0
-    end: float = 0.0
-    answers: list[str] = field(default_factory=list)
-
-    @property
-    def answerable(self) -> bool:
-        return self.episode is not None
-
-
-@dataclass
-class EpisodeSpec:
-    id: str
-    path: Path
-    sentence_times: list[tuple[float, float]] = field(default_factory=list)
-
-
-# -- manifest -------------------------------------------------------------------------------------------------------
-def _expand(raw: str, base: Path) -> Path:
-    env = dict(os.environ)
-    if "AUDIORAG_SHARED" not in env:
-        from rag.runtime import checkout_root
-
-        root = checkout_root()
-        env["AUDIORAG_SHARED"] = str((root.parent if root else Path.cwd()) / "shared")
-    text = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), m.group(0)), raw)
-    p = Path(text).expanduser()
-    return p if p.is_absolute() else (base / p)
-
-
-def synthesize(sentences: list[str], out: Path, voice: str = "en-us", speed: int = 160,
-               gap: float = 0.4) -> list[tuple[float, float]]:
-    """Speak `sentences` with espeak-ng into one WAV, `gap` seconds apart; returns each sentence's (start, end)."""
-    if shutil.which("espeak-ng") is None:
-        raise EvalError("espeak-ng is needed to speak the manifest's sentences (apt-get install espeak-ng)")
-    frames: list[bytes] = []
-    times: list[tuple[float, float]] = []
-    rate, pos = None, 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, s in enumerate(sentences):
-            f = Path(tmp) / f"{i}.wav"
-            subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(f), s], check=True,
-                           capture_output=True)
-            with wave.open(str(f)) as w:
-                rate = rate or w.getframerate()
-                data = w.readframes(w.getnframes())
-            n = len(data) // 2
-            times.append((pos / rate, (pos + n) / rate))
-            silence = b"\x00\x00" * int(gap * rate)
-            frames += [data, silence]
-            pos += n + len(silence) // 2
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix(".partial.wav")
-    with wave.open(str(tmp_out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate or 22050)
-        w.writeframes(b"".join(frames))
-    tmp_out.replace(out)
-    out.with_suffix(".times.json").write_text(json.dumps(times))
-    return times
-
-
-def audio_cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(os.environ.get("AUDIORAG_EVAL_AUDIO", user_cache_dir("audiorag"))) / "eval-audio"
-
-
-def load_manifest(path: str | Path, audio_dir: Path | None = None) -> tuple[str, list[EpisodeSpec], list[GoldQuestion]]:
-    """Parse a manifest, speaking any text episodes (cached by content); gold windows resolved to seconds."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise EvalError(f"cannot read manifest {path}: {exc}") from None
-    base = path.parent
-    audio_dir = audio_dir or audio_cache_dir()
-    episodes: dict[str, EpisodeSpec] = {}
-    for e in data.get("episodes", []):
-        eid = str(e["id"])
-        if "sentences" in e:
-            key = hashlib.sha256(json.dumps([e["sentences"], e.get("voice", "en-us"), e.get("speed", 160)]).encode()).hexdigest()[:16]
-            wav = audio_dir / key / f"{eid}.wav"  # the file name becomes the episode's title
-            times_file = wav.with_suffix(".times.json")
-            if wav.exists() and times_file.exists():
-                times = [tuple(t) for t in json.loads(times_file.read_text())]
-            else:
-                times = synthesize(e["sentences"], wav, e.get("voice", "en-us"), e.get("speed", 160))
-            episodes[eid] = EpisodeSpec(eid, wav, times)
-        elif "file" in e:
-            p = _expand(e["file"], base)
-            if not p.exists():
-                raise EvalError(f"episode '{eid}': file not found: {p}")
-            times = [(float(s["start_s"] if "start_s" in s else s["start"]), float(s["end_s"] if "end_s" in s else s["end"]))
-                     for s in e.get("segments", [])]
-            episodes[eid] = EpisodeSpec(eid, p, times)
-        else:
-            raise EvalError(f"episode '{eid}' needs 'file' or 'sentences'")
-    questions: list[GoldQuestion] = []
-    for q in data.get("questions", []):
-        text = q.get("question") or q.get("q")
-        if not text:
-            raise EvalError("a question without 'question' text")
-        answers = q.get("answer", q.get("answers", []))
-        answers = [answers] if isinstance(answers, str) else list(answers)
-        if q.get("answerable", True) is False or not q.get("episode"):
-            questions.append(GoldQuestion(text, None))
-            continue
-        ep = episodes.get(str(q["episode"]))
-        if ep is None:
-            raise EvalError(f"question {text!r}: unknown episode '{q['episode']}'")
-        if "sentence" in q:
-            idx = q["sentence"]
-            idxs = idx if isinstance(idx, list) else [idx]
-            try:
-                start, end = ep.sentence_times[min(idxs)][0], ep.sentence_times[max(idxs)][1]
-            except IndexError:
-                raise EvalError(f"question {text!r}: episode '{ep.id}' has no sentence {idx}") from None
-        else:
-            start, end = float(q["start"]), float(q["end"])
-        questions.append(GoldQuestion(text, ep.id, start, end, answers))
-    name = data.get("name") or path.stem
-    return name, list(episodes.values()), questions
 
 
 # -- scoring (pure) -------------------------------------------------------------------------------------------------
@@ -214,25 +66,46 @@ class QuestionResult:
     seconds: float
     answer: str = ""
     first_citation: str = ""
+    kind: str = "answerable"  # answerable | follow_up | on_topic | off_topic (rag.evalset.GoldQuestion.kind)
+    query: str = ""  # the standalone question searched
+    span: str = ""
+    lead_by_model: bool = False
+    repeats: int = 0  # sentences or moment links the answer shows twice (rag.answer.repeats)
+    reason: str = ""
+
+
+def _rate(rs: list[QuestionResult], pred) -> float:
+    return sum(bool(pred(r)) for r in rs) / len(rs)
 
 
 def metrics(results: list[QuestionResult]) -> dict[str, float]:
-    ans = [r for r in results if r.answerable]
+    """Answerable questions are the plain ones (follow-ups are scored apart, as follow-up hit@1); refusals are
+    split into false (answerable refused) and true (unanswerable refused, on-topic and off-topic apart)."""
+    ans = [r for r in results if r.answerable and r.kind != "follow_up"]
+    fol = [r for r in results if r.kind == "follow_up"]
     una = [r for r in results if not r.answerable]
     m: dict[str, float] = {}
     if ans:
-        m["hit@1"] = sum(r.rank == 1 for r in ans) / len(ans)
-        m["hit@5"] = sum(r.rank is not None for r in ans) / len(ans)
+        m["hit@1"] = _rate(ans, lambda r: r.rank == 1)
+        m["hit@5"] = _rate(ans, lambda r: r.rank is not None)
         m["mrr"] = sum(1 / r.rank for r in ans if r.rank) / len(ans)
-        m["search_hit@1"] = sum(r.search_rank == 1 for r in ans) / len(ans)
-        m["search_hit@5"] = sum(r.search_rank is not None for r in ans) / len(ans)
+        m["search_hit@1"] = _rate(ans, lambda r: r.search_rank == 1)
+        m["search_hit@5"] = _rate(ans, lambda r: r.search_rank is not None)
         m["search_mrr"] = sum(1 / r.search_rank for r in ans if r.search_rank) / len(ans)
-        m["answer_contains_gold"] = sum(r.contains for r in ans) / len(ans)
-        m["false_abstain"] = sum(r.abstained for r in ans) / len(ans)
+        m["answer_contains_gold"] = _rate(ans, lambda r: r.contains)
+        m["false_abstain"] = _rate(ans, lambda r: r.abstained)
+    if fol:
+        m["follow_up_hit@1"] = _rate(fol, lambda r: r.rank == 1)
+        m["follow_up_contains_gold"] = _rate(fol, lambda r: r.contains)
     if una:
-        m["abstain_recall"] = sum(r.abstained for r in una) / len(una)
+        m["abstain_recall"] = _rate(una, lambda r: r.abstained)
+    for kind in ("on_topic", "off_topic"):
+        rs = [r for r in una if r.kind == kind]
+        if rs:
+            m[f"refused_{kind}"] = _rate(rs, lambda r: r.abstained)
     if results:
-        m["abstain_accuracy"] = sum(r.abstained == (not r.answerable) for r in results) / len(results)
+        m["abstain_accuracy"] = _rate(results, lambda r: r.abstained == (not r.answerable))
+        m["answers_with_repeats"] = float(sum(r.repeats > 0 for r in results))
         m["seconds_per_question"] = sum(r.seconds for r in results) / len(results)
     m["questions"] = float(len(results))
     return m
@@ -240,9 +113,15 @@ def metrics(results: list[QuestionResult]) -> dict[str, float]:
 
 # -- running ----------------------------------------------------------------------------------------------------------
 def eval_settings(settings, name: str, library: str):
+    """isolated: `<data dir>/eval/<name>`; cache: a machine-wide folder per (manifest, ASR model, embedding model),
+    so repeated runs and CI on the same machine never re-transcribe; current: the configured library."""
     if library == "current":
         return settings
-    return settings.model_copy(update={"data_dir": settings.data_path("eval", re.sub(r"[^\w.-]+", "_", name))})
+    safe = re.sub(r"[^\w.-]+", "_", name)
+    if library == "cache":
+        key = re.sub(r"[^\w.-]+", "_", f"{safe}-{settings.asr.model}-{settings.embed.model}")
+        return settings.model_copy(update={"data_dir": str(audio_cache_dir().parent / "eval-library" / key)})
+    return settings.model_copy(update={"data_dir": settings.data_path("eval", safe)})
 
 
 def ingest_episodes(specs: list[EpisodeSpec], settings, progress=print) -> dict[str, str]:
@@ -264,9 +143,39 @@ def ingest_episodes(specs: list[EpisodeSpec], settings, progress=print) -> dict[
     return ids
 
 
+def _ask(chat, question: str) -> tuple:
+    final, passages = None, []
+    for ev in chat.ask(question):
+        if ev["type"] == "passages":
+            passages = ev["passages"]
+        elif ev["type"] == "final":
+            final = ev["answer"]
+    return final, passages
+
+
+def score(q: GoldQuestion, final, passages: list[dict], gold_id: str | None, tolerance: float, seconds: float) -> QuestionResult:
+    from rag.answer import repeats
+
+    rank = search_rank = None
+    contains = False
+    if q.answerable:
+        search_rank = first_hit_rank([(p["episode_id"], p["start"]) for p in passages], gold_id, q.start, q.end, tolerance)
+        if not final.abstained:
+            rank = first_hit_rank([(c.episode_id, c.start) for c in final.citations], gold_id, q.start, q.end, tolerance)
+            contains = contains_gold(final.answer, q.answers)
+    return QuestionResult(q.question, q.answerable, final.abstained, rank, search_rank, contains, seconds,
+                          final.answer, final.citations[0].label if final.citations else "", q.kind,
+                          final.query or q.question, final.span.text if final.span else "", final.lead_by_model,
+                          len(repeats(final)), final.reason)
+
+
 def evaluate(manifest: str | Path, *, settings=None, mode: str | None = None, tolerance: float = 2.0,
-             library: str = "isolated", limit: int | None = None, progress=print, llm=None) -> tuple[dict[str, float], list[QuestionResult]]:
-    from rag.answer import ask, default_mode
+             library: str = "isolated", limit: int | None = None, split: str | None = None, progress=print,
+             llm=None) -> tuple[dict[str, float], list[QuestionResult]]:
+    """Ask every question of the manifest (of one split, when given) and score it. A follow-up's earlier questions
+    are asked first in the same chat, so its rewrite sees the real earlier answers."""
+    from rag.answer import default_mode
+    from rag.chat import Chat
     from rag.embed import get_embedder
     from rag.settings import get_settings
     from rag.store import Store
@@ -274,6 +183,8 @@ def evaluate(manifest: str | Path, *, settings=None, mode: str | None = None, to
     settings = settings or get_settings()
     mode = mode or default_mode(settings)
     name, specs, questions = load_manifest(manifest)
+    if split and split != "all":
+        questions = [q for q in questions if q.split == split]
     if limit:
         questions = questions[:limit]
     es = eval_settings(settings, name, library)
@@ -285,27 +196,15 @@ def evaluate(manifest: str | Path, *, settings=None, mode: str | None = None, to
         llm = get_task_llm(es, "answer")
     results: list[QuestionResult] = []
     for i, q in enumerate(questions, 1):
+        chat = Chat(settings=es, mode=mode, llm=llm, store=store, embedder=embedder)
+        for earlier in q.history:
+            _ask(chat, earlier)
         t0 = time.perf_counter()
-        final, passages = None, []
-        for ev in ask(q.question, settings=es, mode=mode, store=store, embedder=embedder, llm=llm):
-            if ev["type"] == "passages":
-                passages = ev["passages"]
-            elif ev["type"] == "final":
-                final = ev["answer"]
-        dt = time.perf_counter() - t0
-        rank = search_rank = None
-        contains = False
-        if q.answerable:
-            gold_id = ids[q.episode]
-            search_rank = first_hit_rank([(p["episode_id"], p["start"]) for p in passages], gold_id, q.start, q.end, tolerance)
-            if not final.abstained:
-                rank = first_hit_rank([(c.episode_id, c.start) for c in final.citations], gold_id, q.start, q.end, tolerance)
-                contains = contains_gold(final.answer, q.answers)
-        r = QuestionResult(q.question, q.answerable, final.abstained, rank, search_rank, contains, dt,
-                           final.answer, final.citations[0].label if final.citations else "")
+        final, passages = _ask(chat, q.question)
+        r = score(q, final, passages, ids.get(q.episode) if q.episode else None, tolerance, time.perf_counter() - t0)
         results.append(r)
-        progress(f"[{i}/{len(questions)}] {'abstain' if r.abstained else 'answer '} rank={r.rank} "
-                 f"contains={r.contains} {q.question}")
+        progress(f"[{i}/{len(questions)}] {q.kind:10} {'refuse' if r.abstained else 'answer'} rank={r.rank} "
+                 f"contains={r.contains} {q.question}" + (f" → {r.query}" if r.query != q.question else ""))
     return metrics(results), results
 
 
@@ -359,8 +258,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", action="append", choices=["hybrid", "extractive", "generative"],
                    help="answer mode to score (repeatable; default: the configured LLM's default mode)")
     p.add_argument("--tolerance", type=float, default=2.0, help="seconds a cited start may lie outside the gold window")
-    p.add_argument("--library", choices=["isolated", "current"], default="isolated",
-                   help="isolated (default): a library of its own under <data dir>/eval/; current: the configured one")
+    p.add_argument("--library", choices=["isolated", "cache", "current"], default="isolated",
+                   help="isolated (default): a library of its own under <data dir>/eval/; cache: one per machine "
+                        "(and ASR/embedding model) in the user cache dir; current: the configured one")
+    p.add_argument("--split", choices=["dev", "test", "all"], default="all",
+                   help="only the questions of this split (choose settings on dev, report test)")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--json", action="store_true", help="print metrics and per-question results as JSON")
 
@@ -382,8 +284,9 @@ def run(args: argparse.Namespace) -> int:
 
                 llm = get_task_llm(settings, "answer")
             m, results = evaluate(args.manifest, settings=settings, mode=mode, tolerance=args.tolerance,
-                                  library=args.library, limit=args.limit, progress=log, llm=llm)
-            path = write_csv(csv_rows(m, settings, name, mode), settings)
+                                  library=args.library, limit=args.limit, split=args.split, progress=log, llm=llm)
+            tag = name if args.split == "all" else f"{name}:{args.split}"
+            path = write_csv(csv_rows(m, settings, tag, mode), settings)
             all_out[mode] = {"metrics": m, "results": [r.__dict__ for r in results]}
             log(f"appended {len(m)} rows to {path}")
     except EvalError as exc:

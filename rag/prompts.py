@@ -80,6 +80,7 @@ IDK_PATTERNS = (
 )
 
 NOT_IN_LIBRARY = "That isn't in your library."
+NOT_IN_EPISODE = "This episode does not say."
 
 # -- follow-up rewriting --------------------------------------------------------------------------------------
 REWRITE_SYSTEM = (
@@ -88,8 +89,8 @@ REWRITE_SYSTEM = (
 )
 
 REWRITE_EXAMPLES: list[tuple[str, str]] = [
-    ("Previous question: Who built the lighthouse?\nFollow-up: When did he finish it?",
-     "When did the builder finish the lighthouse?"),
+    ("Previous question: Who built the lighthouse?\nPrevious answer: Thomas Greene\nFollow-up: When did he finish it?",
+     "When did Thomas Greene finish the lighthouse?"),
     ("Previous question: What is sourdough bread made of?\nFollow-up: How long does it rise?",
      "How long does sourdough bread rise?"),
     ("Previous question: What did the mayor say about the new park?\nFollow-up: And about the library?",
@@ -97,9 +98,10 @@ REWRITE_EXAMPLES: list[tuple[str, str]] = [
 ]
 
 
-def rewrite_messages(previous_question: str, follow_up: str) -> Messages:
+def rewrite_messages(previous_question: str, follow_up: str, previous_answer: str = "") -> Messages:
+    said = f"\nPrevious answer: {previous_answer.strip()}" if previous_answer.strip() else ""
     return _shots(REWRITE_SYSTEM, REWRITE_EXAMPLES,
-                  f"Previous question: {previous_question.strip()}\nFollow-up: {follow_up.strip()}")
+                  f"Previous question: {previous_question.strip()}{said}\nFollow-up: {follow_up.strip()}")
 
 
 # -- summaries and metadata -----------------------------------------------------------------------------------

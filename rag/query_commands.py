@@ -39,6 +39,8 @@ def add_search(p: argparse.ArgumentParser) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    from rag.answerable import search_floor
+    from rag.schema import citation_label
     from rag.search import SearchError, search
 
     try:
@@ -46,17 +48,22 @@ def run_search(args: argparse.Namespace) -> int:
                      speaker=args.speaker)
     except SearchError as exc:
         return _fail(exc)
+    strong, hits = search_floor(res)
     if args.json:
         from rag.cli import print_json
 
-        print_json({"query": res.query, "results": [p.to_dict() for p in res.passages]})
+        print_json({"query": res.query, "strong": strong, "results": hits})
         return 0
-    if not res.passages:
+    if not hits:
         print("no results", file=sys.stderr)
         return 0
-    for i, p in enumerate(res.passages, 1):
-        print(f"{i}. {p.label}  {format_ts(p.start)}–{format_ts(p.end)}  score {p.score:.2f}  ({p.episode_id[:12]})")
-        print(f"   {p.text}")
+    if not strong:
+        print(f"No strong match for {res.query!r} in your library. The nearest passages, weak:")
+    for i, p in enumerate(hits, 1):
+        weak = "  (weak)" if p.get("weak") else ""
+        print(f"{i}. {citation_label(p['title'], p['start'], p.get('speaker'))}  {format_ts(p['start'])}–{format_ts(p['end'])}  "
+              f"score {p['score']:.2f}{weak}  ({p['episode_id'][:12]})")
+        print(f"   {p['text']}")
     return 0
 
 
@@ -81,21 +88,23 @@ def add_ask(p: argparse.ArgumentParser) -> None:
 
 
 def answer_json(answer, query: str | None = None) -> dict:
-    out = {"answer": answer.answer, "abstained": answer.abstained,
-           "citations": [{"episode_id": c.episode_id, "title": c.title, "start": round(c.start, 3),
-                          "end": round(c.end, 3), "text": c.text, "speaker": c.speaker} for c in answer.citations]}
+    """{answer, abstained, lead, lead_by_model, span, query, scope, reason, citations}: the parts an app lays out."""
+    out = answer.model_dump(mode="json")
+    out["citations"] = [{"episode_id": c.episode_id, "title": c.title, "start": round(c.start, 3),
+                         "end": round(c.end, 3), "text": c.text, "speaker": c.speaker} for c in answer.citations]
     if query is not None:
         out["query"] = query
     return out
 
 
 def print_sources(answer, out=None) -> None:
-    """The citations under a streamed answer (an abstention already lists the closest passages)."""
+    """The cited moments the answer text does not show already (each moment's link appears once)."""
     out = out or sys.stdout  # looked up now: sys.stdout may have been replaced since import
-    if not answer.citations or answer.abstained:
+    rest = [c for c in answer.citations if c.label not in answer.answer]
+    if not rest or answer.abstained:
         return
     print("\nSources:", file=out)
-    for i, c in enumerate(answer.citations, 1):
+    for i, c in enumerate(rest, 1):
         print(f"  {i}. {c.label}  {c.episode_id[:12]} {format_ts(c.start)}–{format_ts(c.end)}", file=out)
 
 

@@ -146,10 +146,28 @@ class Speaker(BaseModel):
     engine: str = ""
 
 
+class Span(BaseModel):
+    """The words that answer, picked out of a cited passage: `text == citations[citation].text[start:end]`."""
+
+    text: str
+    start: int  # character offsets into the cited passage's text
+    end: int
+    citation: int = 0  # index into Answer.citations
+
+
 class Answer(BaseModel):
+    """What `ask` returns. `answer` is the text as shown (the lead, then the moment it comes from, with its
+    `[Title @ mm:ss]` label once); the parts are here too so an app can lay them out itself."""
+
     answer: str
     abstained: bool = False
     citations: list[Citation] = Field(default_factory=list)
+    lead: str = ""  # the one statement that answers (no label); on abstention the refusal sentence
+    lead_by_model: bool = False  # the lead is the model's checked sentence (else a transcript sentence)
+    span: Span | None = None  # the extractive answer inside the first cited passage
+    query: str | None = None  # the standalone question that was searched (follow-ups are rewritten)
+    scope: Literal["library", "episode"] = "library"
+    reason: str = ""  # why it answered or refused (scores, checks), for display and the eval
 
 
 def finite(x: float | None, default: float = 0.0) -> float:

@@ -235,7 +235,8 @@ def test_ask_cli_json(library, capsys):
     code = library.cli("ask", "Who built the lighthouse?", "--json")
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"answer", "abstained", "citations"} and out["abstained"] is False
+    assert {"answer", "abstained", "citations", "lead", "span", "query"} <= set(out) and out["abstained"] is False
+    assert out["span"]["text"] in out["citations"][0]["text"] and out["lead"] in out["answer"]
     c = out["citations"][0]
     assert set(c) == {"episode_id", "title", "start", "end", "text"}
     assert c["episode_id"] == library.ids["harbor"]
@@ -283,3 +284,62 @@ def test_chat_command_loop(library, capsys, monkeypatch):
     assert library.cli("chat", "--resume", kept[0].id) == 0
     resumed = Chats(Store(library.settings)).get(kept[0].id)
     assert len(resumed.turns) == 3 and "lighthouse" in (resumed.turns[-1].query or "").lower()
+
+
+# -- composition, spans, answerability (pure) ---------------------------------------------------------------------
+
+def test_span_is_the_words_that_answer():
+    from rag.extract import pick_span
+
+    s = "The lighthouse at the end of the pier was built in 1874 by a shipwright named Thomas Greene."
+    assert pick_span("Who built the lighthouse?", s).text == "Thomas Greene"
+    assert pick_span("When was the lighthouse built?", s).text == "1874"
+    assert pick_span("How tall is the tower?", "The tower is 40 meters tall and striped.").text == "40 meters"
+    assert pick_span("Where do beekeepers put their hives?", "Beekeepers place their hives on flat rooftops.").text \
+        == "flat rooftops"
+    # a "when" over a passage with no time, a "who" over one whose only name is the question's own: no span
+    assert pick_span("When did the tower get its stripes?", "The tower is painted with red stripes.") is None
+    assert pick_span("Who designed the Teatro Amazonas?", "Its opera house, the Teatro Amazonas, opened in 1896.") is None
+
+
+def test_answerability_checks_type_and_words():
+    from rag.answerable import decide
+
+    built = Passage("h", "Harbor tour", 4.0, 9.0, "The lighthouse was built in 1874 by Thomas Greene.", 0.9, 0.8, 0.5, 2)
+    res = SearchResult("q", [], [built])
+    assert decide("Who built the lighthouse?", res, [built]).answerable
+    stripes = P("The lighthouse is painted with red and white stripes.", 17.0)
+    no_time = decide("When was the lighthouse painted?", SearchResult("q", [], [stripes]), [stripes])
+    assert not no_time.answerable and "a time" in no_time.reason
+    cost = decide("How much did the lighthouse cost to repair after the storm?", res, [built])
+    assert not cost.answerable and "never mentions" in cost.reason
+
+
+def test_composition_never_shows_a_sentence_or_a_link_twice():
+    from rag.answer import compose, repeats
+    from rag.schema import Answer
+
+    text = compose("Thomas Greene built the lighthouse in 1874.", True, LIGHTHOUSE, [LIGHTHOUSE, LAMP])
+    assert text.count(LIGHTHOUSE.label) == 1 and LAMP.label in text
+    assert repeats(Answer(answer=text)) == []
+    copied = compose(LIGHTHOUSE.text, True, LIGHTHOUSE, [])  # a model lead that copies the passage: no quote
+    assert copied == f"{LIGHTHOUSE.text} {LIGHTHOUSE.label}" and repeats(Answer(answer=copied)) == []
+    bad = f'{LIGHTHOUSE.text} {LIGHTHOUSE.label}\n"{LIGHTHOUSE.text}" {LIGHTHOUSE.label}'
+    assert len(repeats(Answer(answer=bad))) == 2  # the sentence and the link
+
+
+def test_follow_up_uses_the_previous_answer():
+    q = rule_rewrite("When was he born?", "Who built the lighthouse?", "Thomas Greene")
+    assert q.startswith("When was Thomas Greene born?") and "lighthouse" in q
+    hist = [{"role": "user", "content": "Who built the lighthouse?"},
+            {"role": "assistant", "content": "…", "span": "Thomas Greene"}]
+    assert "Thomas Greene" in standalone_question("When did he build it?", hist)
+
+
+def test_search_floor_marks_weak_hits():
+    from rag.answerable import MAX_WEAK, search_floor
+
+    weak = [Passage("h", "t", float(i), i + 1.0, f"text {i}", 0.3, 0.2, 0.0, 0) for i in range(6)]
+    strong, hits = search_floor(SearchResult("Peru", [], weak))
+    assert strong is False and len(hits) == MAX_WEAK and all(h["weak"] for h in hits)
+    assert search_floor(SearchResult("q", [], [LIGHTHOUSE]))[0] is True

@@ -288,7 +288,9 @@ class Backend:
                             embedder=self.embedder, speaker=speaker)
         except SearchError as exc:
             raise UserError(display(exc)) from exc
-        return [p.to_dict() for p in result.passages]
+        from rag.answerable import search_floor
+
+        return search_floor(result)[1]  # below the relevance floor: a few nearest, each marked "weak"
 
     # -- models ------------------------------------------------------------------------------------------------
     def models(self) -> list[dict]:

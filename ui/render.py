@@ -95,8 +95,13 @@ def search_html(query: str, passages: list[dict], src_for: SrcFor) -> str:
                          start=p["start"], episode_id=p["episode_id"], title=p["title"])
         opener = play_link(html.escape(p["title"]), src=src_for(p["episode_id"]), start=p["start"],
                            episode_id=p["episode_id"], title=p["title"], open_episode=True, extra_class="title")
-        rows.append(f'<li class="hit">{play} {opener}<div class="ptext">{html.escape(p["text"].strip())}</div></li>')
-    return f'<div class="results"><p>{len(passages)} result(s) for <b>{html.escape(query)}</b></p><ol>{"".join(rows)}</ol></div>'
+        weak = ' <span class="muted">(weak)</span>' if p.get("weak") else ""
+        rows.append(f'<li class="hit">{play} {opener}{weak}<div class="ptext">{html.escape(p["text"].strip())}</div></li>')
+    if any(p.get("weak") for p in passages):
+        head = f'No strong match for <b>{html.escape(query)}</b> in your library. The nearest passages, weak:'
+    else:
+        head = f'{len(passages)} result(s) for <b>{html.escape(query)}</b>'
+    return f'<div class="results"><p>{head}</p><ol>{"".join(rows)}</ol></div>'
 
 
 PARAGRAPH_GAP = 1.2  # seconds of silence after a sentence that start a new paragraph
