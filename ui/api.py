@@ -44,7 +44,9 @@ def register(backend: Backend) -> None:
     def ask(question: str, episode: str = "", history: list = []) -> dict:  # noqa: B006 (gr.api needs a literal)
         """Answer a question from the library, streamed. Every update is {answer, draft, state, done, ttft, tps}
         (draft: the model's newest words, not yet checked); the last one (done=true) adds abstained, citations
-        [{episode_id, title, start, end, text}], passages and warnings.
+        [{episode_id, title, start, end, text}], passages and warnings, and the answer's parts: lead (the
+        statement that answers), span {text, start, end, citation} (the words that answer, as character offsets
+        into that citation's text), query (the standalone question searched), scope (library or episode).
         `history` is earlier turns as [{"role": "user"|"assistant", "content": …}]."""
         text = draft = ""
         state, stats = "retrieving", {}
@@ -69,7 +71,8 @@ def register(backend: Backend) -> None:
                 a = ev["answer"]
                 yield {"answer": a.answer, "abstained": a.abstained, "done": True, "state": "done",
                        "citations": [citation_dict(c) for c in a.citations], "passages": passages,
-                       "warnings": warnings, **stats}
+                       "warnings": warnings, "lead": a.lead, "lead_by_model": a.lead_by_model,
+                       "span": a.span.model_dump() if a.span else None, "query": a.query, "scope": a.scope, **stats}
 
     @friendly
     def search(query: str, episode: str = "", k: int = 8) -> list:
