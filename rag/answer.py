@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from rag import prompts
-from rag.answerable import Decision, decide, retrieval_decision  # noqa: F401 (retrieval_decision re-exported)
+from rag.answerable import decide, retrieval_decision  # noqa: F401 (retrieval_decision: its old home)
 from rag.schema import Answer, Citation, Span
 from rag.search import Passage, SearchResult, content_terms, overlap, search
 from rag.textnorm import normalize_text
@@ -47,9 +47,6 @@ EXTRACTIVE_PACKS = frozenset({"smollm2-135m-instruct"})
 # slipped into a copied sentence ("a parasitic spider called the varroa mite").
 MIN_SUPPORT = 0.75
 MAX_UNSUPPORTED = 1
-# The model's "I don't know" is believed only when retrieval is not clearly on topic: the 135M model says it for
-# passages that plainly answer (3 of 18 answerable questions in the eval).
-TRUST_IDK_BELOW = 0.60
 # Extra quotes are added when they are nearly as good as the best one.
 QUOTE_MARGIN = 0.12
 MAX_QUOTES = 2
@@ -179,6 +176,19 @@ def sentence_with(text: str, start: int, end: int) -> str:
             return sent
         pos = i + len(sent)
     return text.strip()
+
+
+def moment(passage: Passage, char: int, store) -> float:
+    """When the sentence holding character `char` of the passage starts: the first word of the segment it lies in
+    (segments are cut at sentence ends, rag/ingest.segment), not the start of a passage that spans several."""
+    if store is None or len(passage.segment_ids) < 2:
+        return passage.start
+    pos = 0
+    for seg in store.segments(passage.episode_id, passage.segment_ids):
+        pos += len(seg.text.strip()) + 1
+        if char < pos:
+            return seg.words[0].start if seg.words else seg.start
+    return passage.start
 
 
 def compose(lead: str, by_model: bool, passage: Passage, more: list[Passage]) -> str:
@@ -361,8 +371,13 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
             lead, by_model = written, True
     more = [] if mode == "generative" else [p for p in quotes if p is not passage]
     text = compose(lead, by_model, passage, more)
+    first = passage.citation()
+    start = moment(passage, span.start, store)
+    if start != passage.start:  # cite the sentence that answers; the quote keeps the whole passage
+        first = first.model_copy(update={"start": start})
+        text = text.replace(passage.label, first.label, 1)
+    cited = _dedupe([first] + [p.citation() for p in more if p.label in text])
     yield {"type": "token", "text": text}
-    cited = _dedupe([passage.citation()] + [p.citation() for p in more if p.label in text])
     ans = Answer(answer=text, citations=cited, lead=lead, lead_by_model=by_model,
                  span=Span(text=span.text, start=span.start, end=span.end), query=query,
                  scope="episode" if episode else "library", reason=decision.reason)

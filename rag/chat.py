@@ -74,21 +74,24 @@ def _is_name(span: str) -> bool:
 
 
 def rule_rewrite(question: str, previous: str, answer: str = "") -> str:
-    """The follow-up with a pronoun replaced by the previous answer's name (when it was one), plus the previous
-    question's and answer's key terms that it lacks."""
+    """The follow-up with a pronoun replaced by the previous answer's name, plus the previous question's key terms
+    that it lacks. After a "who" question the name stands for he/she/they ("Who built it?" → "When was *Thomas
+    Greene* born?"); after another question whose answer is a name, for it/its ("What is the opera house called?"
+    → "When did *the Teatro Amazonas* open?"). Otherwise "it" is the previous question's topic."""
+    from rag.extract import expected_type
+
     q = question.strip()
     if answer and _is_name(answer):
+        person = expected_type(previous) == "person"
+        pronouns = r"he|him|she|her|they|them|his|their" if person else r"it|its"
+
         def swap(m: re.Match) -> str:
             w = m.group(0).lower()
-            return answer if w in PERSONAL else f"{answer}'s" if w in POSSESSIVE else m.group(0)
+            return f"{answer}'s" if w in POSSESSIVE else answer
 
-        q = re.sub(r"\b(he|him|she|her|they|them|his|their)\b", swap, q, count=1, flags=re.IGNORECASE)
+        q = re.sub(rf"\b({pronouns})\b", swap, q, count=1, flags=re.IGNORECASE)
     have = set(content_terms(q))
-    extra = []
-    for w in key_terms(previous) + key_terms(answer):
-        t = content_terms(w)
-        if t and t[0] not in have and w not in extra:
-            extra.append(w)
+    extra = [w for w in key_terms(previous) if content_terms(w) and content_terms(w)[0] not in have]
     return f"{q} ({' '.join(extra)})" if extra else q
 
 

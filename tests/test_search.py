@@ -113,3 +113,16 @@ def test_search_cli_json(library, capsys):
     top = out["results"][0]
     assert top["episode_id"] == library.ids["bees"]
     assert {"episode_id", "title", "start", "end", "text", "score"} <= set(top)
+    assert out["strong"] is True and not any(r.get("weak") for r in out["results"])
+
+
+@pytest.mark.slow
+def test_search_for_a_topic_never_recorded_says_so(library, capsys):
+    from rag.answerable import MAX_WEAK
+
+    assert library.cli("search", "Peru", "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["strong"] is False and 1 <= len(out["results"]) <= MAX_WEAK and all(r["weak"] for r in out["results"])
+    assert library.cli("search", "Peru") == 0
+    text = capsys.readouterr().out
+    assert text.startswith("No strong match for 'Peru'") and text.count("(weak)") == len(out["results"])
