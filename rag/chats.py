@@ -174,6 +174,7 @@ def answer_turn(chats: Chats, conv_id: str, question: str, *, cancel=None, setti
             final = ev["answer"]
         yield ev
     turn = ChatTurn(question=question, query=query, answer=final.answer if final else text.strip(),
+                    span=final.span.text if final and final.span else None,
                     abstained=bool(final and final.abstained), stopped=final is None,
                     citations=list(final.citations) if final else [], model=stats.get("model"),
                     ttft=stats.get("ttft"), tps=stats.get("tps"))

@@ -278,6 +278,7 @@ class ChatTurn(BaseModel):
     question: str
     query: str | None = None  # the standalone form that was searched
     answer: str = ""
+    span: str | None = None  # the words that answered (a follow-up's "he"/"it" may stand for them, rag.chat)
     abstained: bool = False
     stopped: bool = False  # Stop was pressed: `answer` is what had been written by then
     citations: list[Citation] = Field(default_factory=list)
@@ -301,5 +302,5 @@ class Conversation(BaseModel):
         out: list[dict] = []
         for t in self.turns:
             out += [{"role": "user", "content": t.question, "query": t.query or t.question},
-                    {"role": "assistant", "content": t.answer}]
+                    {"role": "assistant", "content": t.answer, "span": t.span or ""}]
         return out
