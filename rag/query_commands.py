@@ -61,7 +61,8 @@ def run_search(args: argparse.Namespace) -> int:
         print(f"No strong match for {res.query!r} in your library. The nearest passages, weak:")
     for i, p in enumerate(hits, 1):
         weak = "  (weak)" if p.get("weak") else ""
-        print(f"{i}. {citation_label(p['title'], p['start'], p.get('speaker'))}  {format_ts(p['start'])}–{format_ts(p['end'])}  "
+        label = citation_label(p["title"], p["start"], p.get("speaker"))
+        print(f"{i}. {label}  {format_ts(p['start'])}–{format_ts(p['end'])}  "
               f"score {p['score']:.2f}{weak}  ({p['episode_id'][:12]})")
         print(f"   {p['text']}")
     return 0
