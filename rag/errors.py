@@ -16,6 +16,10 @@ class AudioragError(Exception):
     """Base of every user-facing error: str(exc) is one actionable line."""
 
 
+class StoreError(AudioragError, RuntimeError):
+    """A library problem the user can fix (rag.store, rag.storage)."""
+
+
 class UserInputError(AudioragError, ValueError):
     """A request that cannot be served as asked (no episode chosen, a bad flag value…)."""
 
@@ -33,5 +37,6 @@ def display(exc: BaseException) -> str:
         text = f"Can't use {exc.filename}: {exc.strerror[0].lower() + exc.strerror[1:]}"
     if is_user_error(exc):
         text = text or exc.__class__.__name__
-        return text[0].upper() + text[1:]
+        first = text.split(maxsplit=1)[0]
+        return text[0].upper() + text[1:] if first.rstrip(":,").isalpha() else text  # never a file name
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__

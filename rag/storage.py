@@ -41,7 +41,7 @@ def storage_options(settings) -> dict[str, str] | None:
     For s3:// URIs: AWS_* env variables fill options that are not set; with an endpoint, the region defaults to
     us-east-1, `allow_http` follows the endpoint's scheme, explicit keys are required, and
     AWS_EC2_METADATA_DISABLED=true is set in this process."""
-    from rag.store import StoreError
+    from rag.errors import StoreError
 
     if not settings.is_remote_store:
         return None

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pydantic import BaseModel
 
-from rag.errors import AudioragError
+from rag.errors import StoreError  # noqa: F401  (re-exported)
 from rag.schema import Chunk, Episode, SearchHit, Segment, Speaker
 
 if TYPE_CHECKING:
@@ -44,10 +44,6 @@ PENDING = "_pending_deletes"  # deletes that were asked for and are not finished
 LOCKED_TABLES = (EPISODES, SEGMENTS, CHUNKS, PENDING)  # every write to these holds the library lock (Store.writing)
 META_MODEL, META_DIM = b"embedding_model", b"embedding_dim"
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this a flat (exact) vector search is fast enough: ~23 ms at 20k x 384
-
-
-class StoreError(AudioragError, RuntimeError):
-    """A library problem the user can fix; one line. (An AudioragError: shown as one line everywhere.)"""
 
 
 class EmbeddingMismatch(StoreError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.asr import SAMPLE_RATE, check_audio, words_in_order
+from ingest.asr.base import SAMPLE_RATE, check_audio, resolve_folder, words_in_order
 from rag.schema import Segment, Transcript, Word
 
 
@@ -57,7 +57,7 @@ class CTranslate2Whisper:
             word_timestamps=word_timestamps,
             vad_filter=False,
         )
-        from ingest.asr import heard
+        from ingest.asr.base import heard
         from ingest.budget import check
 
         segments: list[Segment] = []
@@ -84,3 +84,9 @@ class CTranslate2Whisper:
             duration=len(audio) / SAMPLE_RATE,
             has_word_times=word_timestamps,
         )
+
+
+def load(spec: str, settings) -> "CTranslate2Whisper":
+    """The `ctranslate2` ASR backend's factory (rag.plugins)."""
+    folder, name = resolve_folder(spec, settings, "ctranslate2")
+    return CTranslate2Whisper(folder, name, local_files_only=not isinstance(folder, str))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.asr import SAMPLE_RATE, check_audio, words_in_order
+from ingest.asr.base import SAMPLE_RATE, check_audio, resolve_folder, words_in_order
 from rag.schema import Segment, Transcript, Word
 
 _LOCK = threading.Lock()  # mlx_whisper.transcribe's ModelHolder is process-global
@@ -117,3 +117,9 @@ def to_transcript(result: dict, model_name: str, duration: float, word_timestamp
         duration=duration,
         has_word_times=word_timestamps,
     )
+
+
+def load(spec: str, settings) -> "MlxWhisper":
+    """The `mlx` ASR backend's factory (rag.plugins)."""
+    folder, name = resolve_folder(spec, settings, "mlx")
+    return MlxWhisper(folder, name)

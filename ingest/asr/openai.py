@@ -30,7 +30,7 @@ import wave
 
 import numpy as np
 
-from ingest.asr import SAMPLE_RATE, check_audio, words_in_order
+from ingest.asr.base import SAMPLE_RATE, check_audio, words_in_order
 from rag.models import ModelError
 from rag.schema import Segment, Transcript, Word
 from rag.settings import api_root
@@ -315,3 +315,8 @@ def _short(exc) -> str:
 def _warn(msg: str) -> None:
     log.warning(msg)
     print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+
+def load(spec: str, settings) -> "OpenAIWhisper":
+    """The `openai` ASR backend's factory (rag.plugins): nothing loads here; its local fallback loads on first use."""
+    return OpenAIWhisper(settings)

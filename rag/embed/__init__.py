@@ -6,10 +6,10 @@ vectors, so it can refuse a query embedded by another model without loading any 
 
 from __future__ import annotations
 
-import importlib
 import threading
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from rag import plugins
 from rag.models import ModelError
 
 if TYPE_CHECKING:
@@ -17,11 +17,7 @@ if TYPE_CHECKING:
 
     from rag.settings import Settings
 
-# backend → "module:class"; a class is built as cls(spec, settings).
-BACKENDS: dict[str, str] = {
-    "mlx": "rag.embed.mlx:MlxEmbedder",
-}
-AUTO_BACKEND = "mlx"
+AUTO_BACKEND = "mlx"  # backends are found through rag.plugins (role "embed"); a factory is load(spec, settings)
 
 
 @runtime_checkable
@@ -47,13 +43,13 @@ def get_embedder(settings: "Settings | None" = None, model: str | None = None) -
     backend = settings.embed.backend or "auto"
     if backend == "auto":
         backend = AUTO_BACKEND
-    if backend not in BACKENDS:
-        raise ModelError(f"embedding backend '{backend}' is not available; choose one of: auto, {', '.join(BACKENDS)}")
+    if backend not in plugins.names("embed"):
+        raise ModelError(f"embedding backend '{backend}' is not available; choose one of: auto, "
+                         f"{', '.join(plugins.names('embed'))}")
     key = (backend, spec, str(settings.models_path), settings.allow_downloads)
     with _lock:
         if key not in _cache:
-            module, cls = BACKENDS[backend].split(":")
-            _cache[key] = getattr(importlib.import_module(module), cls)(spec, settings)
+            _cache[key] = plugins.factory("embed", backend)(spec, settings)
         return _cache[key]
 
 

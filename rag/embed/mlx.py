@@ -83,3 +83,6 @@ class MlxEmbedder:
                 out[idx] = emb
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
+
+
+load = MlxEmbedder  # the `mlx` embedding backend's factory (rag.plugins): load(spec, settings)

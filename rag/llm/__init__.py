@@ -8,115 +8,17 @@ the app asks many questions of the same model.
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Iterator, Protocol, runtime_checkable
 
+from rag import plugins
+from rag.llm.base import (  # noqa: F401  (re-exported: the LLM vocabulary in one import)
+    LLM,
+    PLAIN_STOP,
+    BaseLLM,
+    StopFilter,
+    filter_stops,
+    plain_prompt,
+)
 from rag.models import ModelError
-
-
-@runtime_checkable
-class LLM(Protocol):
-    name: str
-
-    def stream(
-        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None,
-        top_p: float = 0.0, top_k: int = 0,
-    ) -> Iterator[str]:
-        """Yield the answer as text pieces, as they are produced (top_p/top_k 0: off)."""
-        ...
-
-    def generate(
-        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None
-    ) -> str:
-        """The whole answer as one string."""
-        ...
-
-
-class BaseLLM:
-    """`generate` in terms of `stream`, shared by every backend."""
-
-    name: str = "llm"
-
-    def stream(
-        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None,
-        top_p: float = 0.0, top_k: int = 0,
-    ) -> Iterator[str]:
-        raise NotImplementedError
-
-    def generate(
-        self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None
-    ) -> str:
-        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
-
-
-# -- prompt helpers --------------------------------------------------------------------------------------------
-PLAIN_STOP = "\nUser:"
-
-
-def plain_prompt(messages: list[dict]) -> str:
-    """A template-free chat prompt for tokenizers without a chat template (e.g. the Gemma 3 270M base model):
-    the system text as a preamble, then "User: …" / "Assistant: …" turns, ending with "Assistant:"."""
-    parts: list[str] = []
-    for m in messages:
-        role, content = m.get("role", "user"), str(m.get("content", "")).strip()
-        if role == "system":
-            parts.append(content + "\n")
-        elif role == "assistant":
-            parts.append(f"Assistant: {content}")
-        else:
-            parts.append(f"User: {content}")
-    parts.append("Assistant:")
-    return "\n".join(parts)
-
-
-class StopFilter:
-    """Cut a text stream at the first of some stop strings, even when a stop string spans several pieces.
-
-    Text that could be the start of a stop string is held back until the next piece decides it.
-    """
-
-    def __init__(self, stops: Iterable[str] | None):
-        self.stops = [s for s in (stops or []) if s]
-        self.held = ""
-        self.stopped = False
-
-    def feed(self, piece: str) -> str:
-        """Text safe to emit now ('' if none). After a stop string is seen, `stopped` is True and the rest is dropped."""
-        if self.stopped:
-            return ""
-        if not self.stops:
-            return piece
-        self.held += piece
-        cuts = [i for i in (self.held.find(s) for s in self.stops) if i >= 0]
-        if cuts:
-            self.stopped = True
-            out, self.held = self.held[: min(cuts)], ""
-            return out
-        keep = 0
-        for s in self.stops:
-            for n in range(min(len(s) - 1, len(self.held)), keep, -1):
-                if self.held.endswith(s[:n]):
-                    keep = n
-                    break
-        out = self.held[: len(self.held) - keep]
-        self.held = self.held[len(self.held) - keep :]
-        return out
-
-    def flush(self) -> str:
-        out, self.held = ("" if self.stopped else self.held), ""
-        return out
-
-
-def filter_stops(pieces: Iterable[str], stops: Iterable[str] | None) -> Iterator[str]:
-    f = StopFilter(stops)
-    for piece in pieces:
-        out = f.feed(piece)
-        if out:
-            yield out
-        if f.stopped:
-            return
-    tail = f.flush()
-    if tail:
-        yield tail
 
 
 # -- choosing and caching a backend ------------------------------------------------------------------------------
@@ -174,44 +76,32 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None,
     `settings.llm.backend`: `auto`/`mlx` → mlx-lm in process, `openai` → an OpenAI-compatible server.
     `local_model` (openai only) is loaded instead if the server is unreachable at first use (default: llm.model).
     """
-    from rag.settings import api_root, get_settings
+    from rag.settings import get_settings
 
     settings = settings or get_settings()
     backend = (backend or settings.llm.backend or "auto").lower()
     if backend in ("auto", "mlx"):
         return load_mlx(model or settings.llm.model, settings)
-    if backend == "openai":
-        from rag.llm.openai import OpenAILLM
-
-        base_url = settings.llm.base_url
-        if base_url:
-            base_url = api_root(base_url)
-        else:
-            raise ModelError("llm backend 'openai' needs a server address: set llm.base_url (AUDIORAG_LLM__BASE_URL)")
-        remote = model or settings.llm.remote_model
-        local = local_model or settings.llm.model
-        key = ("openai", base_url, remote, settings.llm.api_key, local)
-        with _LOCK:
-            if key not in _CACHE:
-                _CACHE[key] = OpenAILLM(
-                    base_url, api_key=settings.llm.api_key, model=remote, settings=settings, local_model=local
-                )
-            return _CACHE[key]
-    raise ModelError(f"unknown llm backend '{backend}'; use auto, mlx or openai")
+    if backend not in plugins.names("llm"):
+        raise ModelError(f"unknown llm backend '{backend}'; use auto, {', '.join(plugins.names('llm'))}")
+    spec = model or (settings.llm.remote_model if backend == "openai" else settings.llm.model)
+    extra = {"local_model": local_model or settings.llm.model} if backend == "openai" else {}
+    key = (backend, spec, settings.llm.model_dump_json(), tuple(extra.items()))
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = plugins.factory("llm", backend)(spec, settings, **extra)
+        return _CACHE[key]
 
 
 def load_mlx(spec: str, settings=None) -> LLM:
     """The mlx-lm model for a pack name / folder / hub id, loaded once per process."""
-    from rag.models.resolve import resolve_model
     from rag.settings import get_settings
 
     settings = settings or get_settings()
     key = ("mlx", spec, str(settings.models_path))  # looked up before resolving: a hit costs no pack check
     with _LOCK:
         if key not in _CACHE:
-            from rag.llm.mlx import MlxLLM
-
-            _CACHE[key] = MlxLLM(resolve_model(spec, "llm", settings), name=spec)
+            _CACHE[key] = plugins.factory("llm", "mlx")(spec, settings)
         return _CACHE[key]
 
 
@@ -220,10 +110,8 @@ def is_loaded(settings, model: str) -> bool:
     with _LOCK:
         if is_local(settings):
             return ("mlx", model, str(settings.models_path)) in _CACHE
-        from rag.settings import api_root
-
-        url = api_root(settings.llm.base_url or "")
-        return any(k[0] == "openai" and k[1] == url for k in _CACHE)
+        backend, role = (settings.llm.backend or "").lower(), settings.llm.model_dump_json()
+        return any(k[0] == backend and k[2] == role for k in _CACHE)
 
 
 def clear_cache() -> None:

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from rag.llm import PLAIN_STOP, BaseLLM, StopFilter, plain_prompt
+from rag.llm.base import PLAIN_STOP, BaseLLM, StopFilter, plain_prompt
 
 
 class MlxLLM(BaseLLM):
@@ -77,3 +77,10 @@ class MlxLLM(BaseLLM):
                     "peak_memory_gb": resp.peak_memory,
                     "finish_reason": "stop" if stops.stopped else resp.finish_reason,
                 }
+
+
+def load(spec: str, settings) -> MlxLLM:
+    """The `mlx` LLM backend's factory (rag.plugins): a pack name, local MLX folder or hub id."""
+    from rag.models.resolve import resolve_model
+
+    return MlxLLM(resolve_model(spec, "llm", settings), name=spec)

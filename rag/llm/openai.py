@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Iterator
 
-from rag.llm import BaseLLM, filter_stops
+from rag.llm.base import BaseLLM, filter_stops
 from rag.models import ModelError
 
 log = logging.getLogger(__name__)
@@ -102,3 +102,14 @@ class OpenAILLM(BaseLLM):
             return
         # Servers differ in how they honour `stop`; cut client-side as well.
         yield from filter_stops(self._chunks(messages, max_tokens, temperature, stop, top_p, top_k), stop)
+
+
+def load(spec: str | None, settings, local_model: str | None = None) -> OpenAILLM:
+    """The `openai` LLM backend's factory (rag.plugins): a client for the server at llm.base_url, asking for
+    model `spec` (llm.remote_model; None: the server's default)."""
+    from rag.settings import api_root
+
+    if not settings.llm.base_url:
+        raise ModelError("llm backend 'openai' needs a server address: set llm.base_url (AUDIORAG_LLM__BASE_URL)")
+    return OpenAILLM(api_root(settings.llm.base_url), api_key=settings.llm.api_key, model=spec, settings=settings,
+                     local_model=local_model or settings.llm.model)

@@ -1,4 +1,6 @@
-"""`audiorag`: one subcommand per verb. Heavy modules are imported inside the command, so `--help` is instant."""
+"""`audiorag`: one subcommand per verb. Heavy modules are imported inside the command, so `--help` is instant.
+
+Command-line code lives in this package (a module per verb, as mlx-lm); the logic it calls lives elsewhere."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ command("serve", "start the web app (Library, Episode, Ask, Search, Models, Benc
 command("bench", "measure ASR, embeddings, search, LLM and ingest on this machine; keep the history", "rag.bench.cli")
 command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.doctor")
 command("models", "pull, list and verify model packs", "rag.models.cli")
+command("plugins", "list the backends installed for each role (ours and other packages')", "rag.cli.plugins")
 
 
 def _resolve(ref: str) -> Callable[..., Any]:
