@@ -208,6 +208,13 @@ def show_in_browser(settings) -> None:
             page.locator("#speaker-rename-btn").click()
             expect(transcript.locator(".spk[data-speaker='Sheila T']").first).to_be_visible(timeout=120_000)
             browser.close()
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        rows = client.predict("pyannote", "Sheila T=Sheila", api_name="/speakers")
+        assert sorted(r["name"] for r in rows) == ["Diane", "Sheila"] and {r["id"] for r in rows} == {"S1", "S2"}
+        hits = client.predict("Chicago", "", 5, "Sheila", api_name="/search")
+        assert hits and {h["speaker"] for h in hits} == {"Sheila"}
     finally:
         demo.close()
 

@@ -75,9 +75,20 @@ def register(backend: Backend) -> None:
                        "span": a.span.model_dump() if a.span else None, "query": a.query, "scope": a.scope, **stats}
 
     @friendly
-    def search(query: str, episode: str = "", k: int = 8) -> list:
-        """Hybrid search: segment-level passages {episode_id, title, start, end, text, score}, best first."""
-        return backend.search(query, episode or None, int(k))
+    def search(query: str, episode: str = "", k: int = 8, speaker: str = "") -> list:
+        """Hybrid search: segment-level passages {episode_id, title, start, end, text, score, speaker}, best first
+        (with `speaker`, only what that speaker says)."""
+        return backend.search(query, episode or None, int(k), speaker=speaker or None)
+
+    @friendly
+    def speakers(episode: str, rename: str = "") -> list:
+        """An episode's speakers {id, name, seconds, proposed}; `rename` ("S1=Diane, S2=Sheila") names them first."""
+        from rag.voices import parse_renames, rename as apply, speaker_rows
+
+        ep = backend.find(episode)
+        if rename.strip():
+            apply(backend.store, ep.id, parse_renames([rename]))
+        return speaker_rows(backend.store, ep.id)
 
     @friendly
     def summarize(episode: str) -> dict:
@@ -135,6 +146,7 @@ def register(backend: Backend) -> None:
     gr.api(get_episode, api_name="get_episode")
     gr.api(ask, api_name="ask", **heavy)
     gr.api(search, api_name="search", **heavy)
+    gr.api(speakers, api_name="speakers")
     gr.api(summarize, api_name="summarize", **heavy)
     gr.api(export, api_name="export")
     gr.api(delete_episode, api_name="delete_episode")
