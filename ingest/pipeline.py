@@ -294,8 +294,7 @@ class Pipeline:
 
     def ingest_item(self, item: Item, *, enhance: bool = False, language: str | None = None,
                     on_stage: StageCallback = lambda s, f: None, force: bool = False) -> Result:
-        """One file → one complete episode. The episode is claimed first (rag.locks.episode_lock): a second
-        process ingesting the same bytes waits, then finds it ready and unchanged instead of doing it again."""
+        """One file → one complete episode, claimed first (rag.locks): an overlapping ingest waits, then finds it ready."""
         t_start = time.perf_counter()
         stages: dict[str, float] = {}
         notes: list[str] = []
@@ -314,7 +313,7 @@ class Pipeline:
             res.episode_id = episode_id
             from rag.locks import episode_lock
 
-            with episode_lock(self.settings, episode_id):
+            with episode_lock(self.settings, episode_id):  # a ready episode without all its rows is redone
                 existing = self.store.get_episode(episode_id)
                 if (existing is not None and existing.status == "ready" and existing.settings_key == key
                         and not force and self.store.is_complete(episode_id)):
