@@ -1,8 +1,8 @@
-"""`audiorag doctor`: what this machine has, measured; one actionable line per problem, non-zero exit if any."""
+"""What this machine has, measured (`audiorag doctor`, rag/cli/doctor.py): `collect()` returns the report, the
+problems (one actionable line each) and the warnings."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata as md
 import os
 import platform
@@ -13,11 +13,6 @@ from pathlib import Path
 
 PACKAGES = ["mlx", "mlx-lm", "mlx-whisper", "mlx-embeddings", "faster-whisper", "ctranslate2", "lancedb",
             "pyarrow", "gradio", "av", "transformers", "torch"]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--quick", action="store_true", help="skip the matmul comparison without OpenBLAS")
 
 
 def _gflops_without_blas() -> float | None:
@@ -139,33 +134,3 @@ def _packs(models_path: Path, problems: list[str]) -> dict[str, str]:
             packs[name] = "corrupted"
             problems.append(str(exc))
     return packs
-
-
-def run(args: argparse.Namespace) -> int:
-    report, problems, warnings = collect(quick=args.quick)
-    report["problems"] = problems
-    report["warnings"] = warnings
-    if args.json:
-        from rag.cli import print_json
-
-        print_json(report)
-    else:
-        from rich.console import Console
-
-        c = Console()
-        c.print("[bold]audiorag doctor[/]")
-        for key, value in report.items():
-            if key in ("problems", "warnings", "versions", "models", "packs"):
-                continue
-            c.print(f"  {key:32} {value}")
-        c.print("  versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v))
-        for role, entry in report["models"].items():
-            c.print(f"  {role:6} {entry}")
-        c.print("  packs: " + ", ".join(f"{k} ({v})" for k, v in report["packs"].items()))
-        for w in warnings:
-            c.print(f"[yellow]warning:[/] {w}")
-        for p in problems:
-            c.print(f"[red]problem:[/] {p}")
-        if not problems:
-            c.print("[green]all good[/]")
-    return 1 if problems else 0

@@ -34,9 +34,9 @@ command("chats", "list, export (md, json), rename or delete the conversations ke
 command("summarize", "write summary, title, description, tags and chapters for episodes", "rag.query_commands", "add_summarize", "run_summarize")
 command("eval", "score spoken question answering against a manifest with gold time windows", "rag.query_commands", "add_eval", "run_eval")
 command("serve", "start the web app (Library, Episode, Ask, Search, Models, Benchmarks) on 127.0.0.1", "ui.serve")
-command("bench", "measure ASR, embeddings, search, LLM and ingest on this machine; keep the history", "rag.bench.cli")
-command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.doctor")
-command("models", "pull, list and verify model packs", "rag.models.cli")
+command("bench", "measure ASR, embeddings, search, LLM and ingest on this machine; keep the history", "rag.cli.bench")
+command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.cli.doctor")
+command("models", "pull, list and verify model packs", "rag.cli.models")
 command("plugins", "list the backends installed for each role (ours and other packages')", "rag.cli.plugins")
 
 
