@@ -91,7 +91,12 @@ def rule_rewrite(question: str, previous: str, answer: str = "") -> str:
 
         q = re.sub(rf"\b({pronouns})\b", swap, q, count=1, flags=re.IGNORECASE)
     have = set(content_terms(q))
-    extra = [w for w in key_terms(previous) if content_terms(w) and content_terms(w)[0] not in have]
+    # the verb right after the previous question's wh-word ("Who *built* the lighthouse?") asked about the answer,
+    # not the topic: "And how tall is it?" is about the lighthouse, not about building
+    ws = words(previous)
+    asked = ws[1] if len(ws) > 1 and ws[0] in ("who", "what", "which", "when", "where") and ws[1] not in STOPWORDS \
+        else None
+    extra = [w for w in key_terms(previous) if w != asked and content_terms(w) and content_terms(w)[0] not in have]
     return f"{q} ({' '.join(extra)})" if extra else q
 
 
@@ -116,16 +121,22 @@ def standalone_question(question: str, history: list, llm=None, settings=None) -
     if not prev or not is_follow_up(question):
         return question.strip()
     answer = previous_answer(history)
+    from rag.extract import expected_type
+
+    # the answer's name is what a he/she/they after a "who" question stands for; otherwise ("how tall is it?"
+    # after "who built it?") the model must not see it, or it asks about the person
+    named = answer if re.search(r"\b(he|him|his|she|her|they|them|their)\b", question, re.IGNORECASE) and \
+        expected_type(prev) == "person" else ""
     if llm is not None:
         from rag import prompts
 
         try:
-            out = llm.generate(prompts.rewrite_messages(prev, question, answer), max_tokens=40, temperature=0.0,
+            out = llm.generate(prompts.rewrite_messages(prev, question, named), max_tokens=40, temperature=0.0,
                                stop=["\n"])
         except Exception:  # noqa: BLE001 — the rule-based rewrite below always works
             out = ""
         out = out.strip().strip('"').strip()
-        if valid_rewrite(out, question, prev, answer):
+        if valid_rewrite(out, question, prev, named):
             return out
     return rule_rewrite(question, prev, answer)
 

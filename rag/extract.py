@@ -135,6 +135,9 @@ def candidates(text: str, kind: str, question: str = "") -> list[tuple[int, int]
                 re.fullmatch(r"\d{3,4}", t.low) for t in toks[i:j + 1]):
             i = j + 1
             continue  # a bare count ("four men") is not a time
+        if kind == "number" and j == i and re.fullmatch(r"1\d{3}|20\d{2}", toks[i].low):
+            i = j + 1
+            continue  # a bare year is a time, not an amount ("how tall" over "built in 1874")
         runs.append((i, j + 1))
         i = j + 1
     return runs

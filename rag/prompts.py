@@ -89,8 +89,8 @@ REWRITE_SYSTEM = (
 )
 
 REWRITE_EXAMPLES: list[tuple[str, str]] = [
-    ("Previous question: Who built the lighthouse?\nPrevious answer: Thomas Greene\nFollow-up: When did he finish it?",
-     "When did Thomas Greene finish the lighthouse?"),
+    ("Previous question: Who built the lighthouse?\nFollow-up: When did he finish it?",
+     "When did the builder finish the lighthouse?"),
     ("Previous question: What is sourdough bread made of?\nFollow-up: How long does it rise?",
      "How long does sourdough bread rise?"),
     ("Previous question: What did the mayor say about the new park?\nFollow-up: And about the library?",
