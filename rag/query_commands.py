@@ -90,12 +90,7 @@ def add_ask(p: argparse.ArgumentParser) -> None:
 
 def answer_json(answer, query: str | None = None) -> dict:
     """{answer, abstained, lead, lead_by_model, span, query, scope, reason, citations}: the parts an app lays out."""
-    out = answer.model_dump(mode="json")
-    out["citations"] = [{"episode_id": c.episode_id, "title": c.title, "start": round(c.start, 3),
-                         "end": round(c.end, 3), "text": c.text, "speaker": c.speaker} for c in answer.citations]
-    if query is not None:
-        out["query"] = query
-    return out
+    return answer.to_dict(query)
 
 
 def print_sources(answer, out=None) -> None:

@@ -169,6 +169,16 @@ class Answer(BaseModel):
     scope: Literal["library", "episode"] = "library"
     reason: str = ""  # why it answered or refused (scores, checks), for display and the eval
 
+    def to_dict(self, query: str | None = None) -> dict:
+        """The JSON every front end prints (`ask --json`, `ask --audio --json`): the fields above, citations with
+        times rounded to ms; `query` (the standalone question) when given."""
+        out = self.model_dump(mode="json")
+        out["citations"] = [{"episode_id": c.episode_id, "title": c.title, "start": round(c.start, 3),
+                             "end": round(c.end, 3), "text": c.text, "speaker": c.speaker} for c in self.citations]
+        if query is not None:
+            out["query"] = query
+        return out
+
 
 def finite(x: float | None, default: float = 0.0) -> float:
     """x as a float, or `default` when it is None, NaN or infinite (what display code does with a bad value)."""

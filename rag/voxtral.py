@@ -119,9 +119,8 @@ def run_audio_ask(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         from rag.cli import print_json
-        from rag.query_commands import answer_json
 
-        print_json(answer_json(answer))
+        print_json(answer.to_dict())
         return 0
     print(answer.answer)
     c = answer.citations[0]
