@@ -244,7 +244,7 @@ def test_ask_cli_json(library, capsys):
     assert {"answer", "abstained", "citations", "lead", "span", "query"} <= set(out) and out["abstained"] is False
     assert out["span"]["text"] in out["citations"][0]["text"] and out["lead"] in out["answer"]
     c = out["citations"][0]
-    assert set(c) == {"episode_id", "title", "start", "end", "text"}
+    assert set(c) == {"episode_id", "title", "start", "end", "text", "speaker"}
     assert c["episode_id"] == library.ids["harbor"]
     gold = next(q for q in library.questions if q.question == "Who built the lighthouse?")
     assert gold.start - 2 <= c["start"] <= gold.end + 2
