@@ -179,7 +179,7 @@ def test_model_rewrites_are_validated():
 
 # -- on a real library with the real local LLM ------------------------------------------------------------------
 
-LABEL = re.compile(r"\[[^\[\]]+ @ \d{1,2}:\d{2}(?::\d{2})?\]")
+LABEL = re.compile(r"\[[^\[\]]+ @ \d{1,2}:\d{2}(?::\d{2})?(?: · [^\[\]]+)?\]")
 
 
 def _events(question, library, **kw):
