@@ -199,27 +199,15 @@ def run_describe(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from rag.errors import AudioragError, display
+    from rag.cli import guarded
 
-    try:
-        if args.prompt is not None:
-            return run_prompt(args)
-        if args.chat:
-            return run_chat(args)
-        if args.enhance_transcript:
-            return run_enhance(args)
-        if args.batch_enhance:
-            return run_batch(args)
-        if args.task == "describe-audio":
-            return run_describe(args)
-    except AudioragError as exc:
-        print(f"error: {display(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    parser.print_help()
-    return 0
+    run = (run_prompt if args.prompt is not None else run_chat if args.chat else
+           run_enhance if args.enhance_transcript else run_batch if args.batch_enhance else
+           run_describe if args.task == "describe-audio" else None)
+    if run is None:
+        parser.print_help()
+        return 0
+    return guarded(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -131,11 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
+
+    def run() -> int:
+        settings_from_args(args)
+        return int(_resolve(COMMANDS[args.command][2])(args) or 0)
+
+    return guarded(run)
+
+
+def guarded(run: Callable[[], int | None]) -> int:
+    """Run a command: a user-facing error is one `error:` line and exit 2, Ctrl-C exit 130 (every front door)."""
     from rag.errors import AudioragError, display
 
     try:
-        settings_from_args(args)
-        return int(_resolve(COMMANDS[args.command][2])(args) or 0)
+        return int(run() or 0)
     except AudioragError as exc:
         print(f"error: {display(exc)}", file=sys.stderr)
         return 2
