@@ -22,6 +22,14 @@ ASR_DIR = SHARED / "audio" / "asr"
 ARTIFACTS = Path(os.environ.get("AUDIORAG_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 
 
+def audiorag_cmd() -> list[str]:
+    """How a test runs the CLI as a user would: the venv's `audiorag` script, else `python -m rag.cli`."""
+    import sys
+
+    exe = Path(sys.executable).with_name("audiorag")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "rag.cli"]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

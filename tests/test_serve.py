@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, stop_process
+from tests.conftest import audiorag_cmd, free_port, stop_process
 from ui.serve import parse_auth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +49,7 @@ def served(tmp_path, models_dir):
     env = dict(os.environ, AUDIORAG_DATA_DIR=str(tmp_path / "data"), AUDIORAG_CONFIG=str(tmp_path / "none.toml"),
                AUDIORAG_MODELS_DIR=str(models_dir), GRADIO_ANALYTICS_ENABLED="False")
     env.pop("AUDIORAG_AUTH", None)
-    exe = Path(sys.executable).with_name("audiorag")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "rag.cli"]
+    cmd = audiorag_cmd()
     proc = subprocess.Popen([*cmd, "serve", "--port", str(port), "--auth", "user:secret"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
