@@ -15,6 +15,7 @@ Modules are imported only when a backend is first used, by name: the registries 
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
@@ -57,7 +58,10 @@ def group(role: str) -> str:
     return f"audiorag.{role}"
 
 
-def _entry_points(role: str) -> list[Plugin]:
+@functools.lru_cache(maxsize=None)
+def _entry_points(role: str) -> tuple[Plugin, ...]:
+    """Installed packages' backends for `role`, scanned once per process (it reads every package's metadata, and
+    the registries ask on every model lookup: each search embeds its question)."""
     from importlib.metadata import entry_points
 
     found = []
@@ -66,7 +70,7 @@ def _entry_points(role: str) -> list[Plugin]:
         if dist.replace("_", "-").lower() == "mlx-audio-rag":
             continue  # our own, should the package ever declare them: BUILTIN is the list
         found.append(Plugin(role, ep.name.lower(), ep.value, dist))
-    return found
+    return tuple(found)
 
 
 def plugins(role: str | None = None) -> list[Plugin]:
