@@ -347,7 +347,7 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
         store = Store(settings)
     query = question.strip()
     if history:
-        from rag.chat import standalone_question
+        from rag.followup import standalone_question
 
         query = standalone_question(question, history, llm=llm, settings=settings)
     yield {"type": "query", "text": query}

@@ -288,7 +288,7 @@ class ChatTurn(BaseModel):
     question: str
     query: str | None = None  # the standalone form that was searched
     answer: str = ""
-    span: str | None = None  # the words that answered (a follow-up's "he"/"it" may stand for them, rag.chat)
+    span: str | None = None  # the words that answered (a follow-up's "he"/"it" may stand for them, rag.followup)
     abstained: bool = False
     stopped: bool = False  # Stop was pressed: `answer` is what had been written by then
     citations: list[Citation] = Field(default_factory=list)

@@ -21,7 +21,7 @@ from rag.answer import (
     strip_model_citations,
     support,
 )
-from rag.chat import is_follow_up, previous_question, rule_rewrite, standalone_question, valid_rewrite
+from rag.followup import is_follow_up, previous_question, rule_rewrite, standalone_question, valid_rewrite
 from rag.search import Passage, SearchResult
 
 
@@ -140,7 +140,7 @@ def test_answer_model_and_mode_per_task(settings):
     assert task_model(settings, "summary") == "/models/Qwen3-4B-4bit"
 
 
-# -- follow-ups (rag.chat) -------------------------------------------------------------------------------------
+# -- follow-ups (rag.followup) -------------------------------------------------------------------------------------
 
 def test_follow_up_detection():
     assert is_follow_up("When did he finish it?")
