@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from rag.schema import Transcript
+from rag.textnorm import ends_sentence
 
 # Doubled words that are almost always a stutter ("the the", "I I I"). Words that are often doubled on purpose
 # ("that that", "had had", "very very", "no no", "bye bye") are deliberately absent.
@@ -24,12 +25,6 @@ _REPEAT = re.compile(r"\b([\w']+)(?:\s+\1\b)+", re.IGNORECASE)
 _SPACE_BEFORE = re.compile(r"\s+([,.;:!?%…])(?=\s|$|[\"'”’)\]])")
 _SPACE_BEFORE_FR = re.compile(r"\s+([,.…])(?=\s|$|[\"'”’)\]])")  # French sets a space before ; : ! ?
 _INSIDE_BRACKETS = re.compile(r"([(\[])\s+|\s+([)\]])")
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
-
-
-def ends_sentence(text: str) -> bool:
-    """The text ends with sentence punctuation (a closing quote or bracket may follow)."""
-    return bool(_SENTENCE_END.search(text.strip()))
 
 
 def _drop_stutter(match: re.Match) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.normalize import ends_sentence
+from rag.textnorm import ends_sentence
 from rag.schema import Segment, Transcript, Word
 
 SR = 16000

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from rag.errors import AudioragError
-from ingest.normalize import ends_sentence
+from rag.textnorm import ends_sentence
 from rag.schema import Citation, Episode, SearchHit, Segment, citation_label
 
 # A small English stopword list: question words and glue that say nothing about the topic.

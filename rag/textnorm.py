@@ -1,11 +1,21 @@
-"""Text normalisation for scoring transcripts: lower case, numbers as words, no punctuation; word error rate.
+"""Text rules shared by both sides: where a sentence ends; normalisation for scoring transcripts (lower case,
+numbers as words, no punctuation) and word error rate.
 
-Shared by `audiorag bench`, `audiorag eval` and the tests, so they all score the same way.
+Shared by ingest (re-segmentation), search (passage growth), the app (transcript paragraphs), `audiorag bench`,
+`audiorag eval` and the tests, so they all cut and score the same way. Imports nothing of ours.
 """
 
 from __future__ import annotations
 
 import re
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+def ends_sentence(text: str) -> bool:
+    """The text ends with sentence punctuation (a closing quote or bracket may follow)."""
+    return bool(_SENTENCE_END.search(text.strip()))
+
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
          "seventeen eighteen nineteen").split()

@@ -89,7 +89,7 @@ def test_long_form_sentences_found_at_their_times(shared_library, asr_manifest):
     assert opened >= 0.9 * len(first_words)
     # a readable transcript: no line of one or two words unless it is a whole sentence (it was 22 of 94 lines
     # before pause fragments were folded into their neighbours: "and", "The", "of", "i .e.")
-    from ingest.normalize import ends_sentence
+    from rag.textnorm import ends_sentence
 
     after_sentence = [True] + [ends_sentence(s["text"]) for s in segments[:-1]]
     short = [s["text"] for s, fresh in zip(segments, after_sentence)

@@ -116,7 +116,7 @@ def speaker_label(segment: Segment) -> str:
 def paragraphs(segments: list[Segment]) -> list[list[Segment]]:
     """Segments grouped into paragraphs: a new one after a sentence end followed by a pause (or once a paragraph
     is long), and whenever the speaker changes."""
-    from ingest.normalize import ends_sentence
+    from rag.textnorm import ends_sentence
 
     out: list[list[Segment]] = []
     for s in segments:
