@@ -13,7 +13,8 @@ import json
 from datetime import datetime, timezone
 
 from rag.schema import Segment
-from rag.store import StoreError, _sql
+from rag.errors import StoreError
+from rag.tables import _sql
 
 EDITS = "segment_edits"
 
@@ -41,7 +42,7 @@ def _segment(store, episode_id: str, segment_id: int) -> Segment:
 
 
 def _replace(store, embedder, episode_id: str, segment: Segment) -> None:
-    from rag.library import reembed
+    from rag.reembed import reembed
 
     segments = [segment if s.id == segment.id else s for s in store.segments(episode_id)]
     store.write_segments(episode_id, segments)

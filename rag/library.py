@@ -137,17 +137,6 @@ def add_speakers(store, ep, settings) -> bool:
     return True
 
 
-def reembed(store, embedder, episode_id: str, segments=None) -> None:
-    """Rebuild one episode's chunks and vectors from its stored segments (after a reindex or a text edit)."""
-    from ingest.chunk import chunk_transcript
-    from rag.schema import Transcript
-
-    ep = store.get_episode(episode_id)
-    segments = store.segments(episode_id) if segments is None else segments
-    chunks = chunk_transcript(episode_id, Transcript(segments=segments, language=ep.language if ep else None))
-    store.write_chunks(episode_id, chunks, embedder.embed([c.text for c in chunks]))
-
-
 def run_reindex(args: argparse.Namespace) -> int:
     """Rebuild every episode's chunks and vectors from its stored segments with the configured embedder.
 
@@ -159,6 +148,7 @@ def run_reindex(args: argparse.Namespace) -> int:
     from rich.progress import track
 
     from rag.embed import get_embedder
+    from rag.reembed import reembed
 
     store = _store()
     embedder = get_embedder()

@@ -1,4 +1,5 @@
-"""`audiorag optimize` (also run at the end of every ingest batch): keep the library's disk use bounded.
+"""Keep the library's disk use bounded (`audiorag optimize`, rag/cli/optimize.py; also run at the end of every
+ingest batch).
 
 It finishes interrupted deletes, sweeps orphans (audio copies, segment and chunk rows and exports of episodes that
 are gone; staging folders and Gradio's upload cache older than a day), compacts the tables, prunes each table's
@@ -8,31 +9,12 @@ versions beyond the last `keep_versions` (a setting), and says what it freed. `c
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import time
 from pathlib import Path
 
 STALE_CACHE_S = 24 * 3600  # upload staging and Gradio's cache: what Gradio's own delete_cache keeps
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--keep-versions", type=int, help="versions of each table to keep (default: the keep_versions setting)")
-    p.add_argument("--json", action="store_true")
-
-
-def run(args: argparse.Namespace) -> int:
-    from rag.store import Store
-
-    report = optimize_library(Store(), keep_versions=args.keep_versions)
-    if args.json:
-        from rag.cli import print_json
-
-        print_json(report)
-    else:
-        print(describe(report))
-    return 0
 
 
 def describe(report: dict) -> str:
@@ -84,7 +66,7 @@ def compact(store, keep_versions: int | None = None) -> dict[str, int]:
 
 
 def _drop_orphan_rows(store) -> int:
-    from rag.store import EPISODES, PENDING, _in
+    from rag.tables import EPISODES, PENDING, _in
 
     known = [r["id"] for r in store._table(EPISODES).search().select(["id"]).limit(None).to_list()]
     orphans = f"NOT ({_in('episode_id', known)})" if known else "true"
@@ -103,7 +85,7 @@ def _drop_orphan_rows(store) -> int:
 def _index(store) -> None:
     from lancedb.index import BTree
 
-    from rag.store import CHUNKS, SEGMENTS, VECTOR_INDEX_MIN_ROWS
+    from rag.tables import CHUNKS, SEGMENTS, VECTOR_INDEX_MIN_ROWS
 
     for name in (SEGMENTS, CHUNKS):
         if name == CHUNKS and store._chunks() is None:
@@ -122,7 +104,7 @@ def _index(store) -> None:
 def _compact_and_prune(store, name: str, keep: int) -> tuple[int, int]:
     """(versions removed, bytes removed) for one table. LanceDB's optimize compacts and updates indexes;
     Lance itself (pylance) rewrites every fragment with a deleted row and prunes by version count."""
-    from rag.store import LOCKED_TABLES
+    from rag.tables import LOCKED_TABLES
 
     table = store._table(name)
     table.optimize()

@@ -60,7 +60,7 @@ def _record(store, episode) -> None:
 
     import pyarrow as pa
 
-    from rag.store import PENDING
+    from rag.tables import PENDING
 
     table = store._table(PENDING)
     row = {"episode_id": episode.id, "audio_path": episode.audio_path, "title": episode.title,
@@ -72,7 +72,7 @@ def _record(store, episode) -> None:
 
 def _finish(store, row: dict) -> None:
     episode_id = row["episode_id"]
-    from rag.store import EPISODES, PENDING, _sql
+    from rag.tables import EPISODES, PENDING, _sql
 
     with store.writing():
         store._table(EPISODES).delete(f"id = {_sql(episode_id)}")

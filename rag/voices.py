@@ -55,7 +55,7 @@ def store_voices(store: "Store", episode_id: str, diarization: "Diarization", se
 def write_speakers(store: "Store", episode_id: str, speakers: list[Speaker]) -> None:
     import pyarrow as pa
 
-    from rag.store import SPEAKERS, _to_row
+    from rag.tables import SPEAKERS, _to_row
 
     table = store._table(SPEAKERS)
     store._replace_rows(SPEAKERS, episode_id, pa.Table.from_pylist([_to_row(s) for s in speakers], schema=table.schema))
@@ -64,7 +64,7 @@ def write_speakers(store: "Store", episode_id: str, speakers: list[Speaker]) -> 
 def episode_speakers(store: "Store", episode_id: str | None = None) -> list[Speaker]:
     """One episode's voices (S1 first), or every episode's."""
     from ingest.diarize import speaker_order
-    from rag.store import SPEAKERS, _from_row, _sql
+    from rag.tables import SPEAKERS, _from_row, _sql
 
     q = store._table(SPEAKERS).search()
     if episode_id is not None:

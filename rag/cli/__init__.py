@@ -24,7 +24,7 @@ command("transcribe", "transcribe one file to json, srt, vtt or txt (no indexing
 command("list", "list the episodes in the library", "rag.library", "add_list", "run_list")
 command("export", "export an episode's transcript as srt, vtt, json or md", "rag.library", "add_export", "run_export")
 command("delete", "delete episodes: rows, vectors, audio copy, exports and uploads together", "rag.library", "add_delete", "run_delete")
-command("optimize", "compact the library, prune old versions, sweep orphans; say what was freed", "rag.optimize")
+command("optimize", "compact the library, prune old versions, sweep orphans; say what was freed", "rag.cli.optimize")
 command("reindex", "re-embed every episode with the configured embedding model", "rag.library", "add_reindex", "run_reindex")
 command("speakers", "list, rename and recognise an episode's speakers (--profiles: voices known across episodes)", "rag.speakers")
 command("search", "hybrid search: the best matching moments, with episode and time", "rag.query_commands", "add_search", "run_search")
