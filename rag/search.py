@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from rag.errors import AudioragError
-from rag.textnorm import ends_sentence
 from rag.schema import Citation, Episode, SearchHit, Segment, citation_label
+from rag.textnorm import ends_sentence
+from rag.voices import shown_speaker
 
 # A small English stopword list: question words and glue that say nothing about the topic.
 STOPWORDS = frozenset("""
@@ -298,6 +299,13 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
     n_terms = len(set(content_terms(query)))
     passages: list[Passage] = []
     used: set[tuple[str, int]] = set()
+    voices: dict[str, set[str]] = {}
+
+    def voices_of(episode_id: str) -> set[str]:
+        if episode_id not in voices:
+            voices[episode_id] = {s.speaker for s in seg_cache[episode_id] if s.speaker}
+        return voices[episode_id]
+
     for score, cos, lex, unit in ranked:
         rank, hit = origin[id(unit)]
         unit = cited_span(unit, seg_cache[hit.episode_id],
@@ -310,7 +318,7 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
             episode_id=hit.episode_id, title=hit.title, start=unit[0].start, end=unit[-1].end,
             text=" ".join(s.text.strip() for s in unit), score=float(score), cosine=float(cos), overlap=lex,
             matched=round(lex * n_terms), segment_ids=[s.id for s in unit], chunk_id=hit.chunk_id, chunk_rank=rank,
-            speaker=dominant_speaker(unit),
+            speaker=shown_speaker(dominant_speaker(unit), voices_of(hit.episode_id)),
         ))
         if len(passages) >= k:
             break

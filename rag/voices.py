@@ -31,6 +31,14 @@ def is_label(name: str) -> bool:
     return bool(_LABEL.match(name or ""))
 
 
+def shown_speaker(speaker: str | None, voices: set[str]) -> str | None:
+    """The speaker as people are shown it (citations, transcript paragraphs): a name always; a bare label (S1)
+    only when the episode has another voice to tell it from — a monologue's "· S1" says nothing."""
+    if not speaker or (is_label(speaker) and len(voices) <= 1):
+        return None
+    return speaker
+
+
 def speakers_of(diarization: "Diarization", episode_id: str, names: dict[str, str] | None = None) -> list[Speaker]:
     """The rows for a fresh diarization; `names` (label → name) keeps the names of an earlier run."""
     seconds: dict[str, float] = defaultdict(float)

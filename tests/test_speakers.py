@@ -239,3 +239,13 @@ def test_engine_counts_voices_and_keeps_a_given_count(settings):
     assert len(engine.diarize(decode(meeting)).speakers) == 3
     assert engine.diarize(decode(meeting), speakers=2).speakers == ["S1", "S2"]  # the count given is used
     assert len(engine.diarize(decode(meeting)).speakers) == 3  # and only for that call
+
+
+def test_a_lone_unnamed_voice_is_not_shown():
+    """A monologue's "S1" says nothing: citations and paragraphs show a label only beside another voice."""
+    from rag.voices import shown_speaker
+
+    assert shown_speaker("S1", {"S1"}) is None
+    assert shown_speaker("S1", {"S1", "S2"}) == "S1"
+    assert shown_speaker("Diane", {"Diane"}) == "Diane"
+    assert shown_speaker(None, set()) is None

@@ -145,13 +145,14 @@ def transcript_html(episode: Episode, segments: list[Segment], src: str, edited:
     start; ui/player.js highlights the line being played). Edited lines are marked and can be reverted."""
     if not segments:
         return '<div class="transcript"><p class="muted">No transcript.</p></div>'
+    from rag.voices import shown_speaker
     from ui.speakers import speaker_tag
 
     edited = edited or set()
     paras = []
     order = list(dict.fromkeys(speaker_label(s) for s in segments if speaker_label(s)))
     for para in paragraphs(segments):
-        who = speaker_label(para[0])
+        who = shown_speaker(speaker_label(para[0]), set(order)) or ""
         head = f'<span class="ts">{format_ts(para[0].start)}</span>'
         if who:
             head += f" {speaker_tag(who, order)}"  # each voice in its colour (ui/speakers.py)
