@@ -113,6 +113,9 @@ def _from_row(model: type[BaseModel], row: dict[str, Any]) -> Any:
     for name in ("tags", "segment_ids"):
         if name in data and data[name] is None:
             data[name] = []
+    for name, field in model.model_fields.items():  # a column added by a migration reads null on old rows:
+        if name in data and data[name] is None and not field.is_required() and field.default is not None:
+            data.pop(name)  # the model's default, not a validation error
     return model.model_validate(data)
 
 

@@ -64,7 +64,7 @@ def test_nan_infinity_negative_whisper_json_is_refused_with_one_line(tmp_path):
                        text=True, env=env, cwd=ROOT, timeout=600)
     assert r.returncode == 1
     (result,) = json.loads(r.stdout)["results"]
-    line = "Poison.json: segment 0 ('poison'): its start time is not a number (nan)"  # capitalised: rag.errors.display
+    line = "poison.json: segment 0 ('poison'): its start time is not a number (nan)"  # a file name keeps its case
     assert result["status"] == "failed" and result["reason"] == line
     assert r.stderr.strip().splitlines()[-1] == f"  {bad}: {line}"
 
