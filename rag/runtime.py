@@ -54,6 +54,35 @@ def _blas_candidates() -> list[str]:
     return found
 
 
+# OpenBLAS cores whose kernels use AVX-512. A build without DYNAMIC_ARCH (cmeel-openblas 0.3.31 is one, for
+# SKYLAKEX) dies with SIGILL on the first matmul on a CPU without AVX-512 (AMD before Zen 4, most laptops).
+AVX512_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _unfit(lib: ctypes.CDLL) -> str | None:
+    """Why this OpenBLAS cannot run on this CPU, or None (unknown builds are trusted)."""
+    getter = getattr(lib, "openblas_get_corename", None)
+    if getter is None:
+        return None
+    getter.restype = ctypes.c_char_p
+    core = (getter() or b"").decode(errors="replace").lower()
+    flags = cpu_flags()
+    if core in AVX512_CORES and flags and "avx512f" not in flags:
+        return f"built for {core.upper()} (AVX-512), which this CPU lacks"
+    return None
+
+
 def preload_blas() -> str | None:
     """Load an OpenBLAS into the global symbol namespace (Linux only). Returns its path, or None."""
     global _BLAS_PATH, _BLAS_ERROR, _BLAS_LIB
@@ -65,6 +94,10 @@ def preload_blas() -> str | None:
     errors = []
     for path in _blas_candidates():
         try:
+            why_not = _unfit(ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL))  # looked at before its symbols go global
+            if why_not:
+                errors.append(f"{path}: {why_not}")
+                continue
             _BLAS_LIB = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
         except OSError as exc:
             errors.append(f"{path}: {exc}")
