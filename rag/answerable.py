@@ -15,6 +15,7 @@ Three checks, in order, each calibrated on the dev split of tests/data/spoken_qa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from rag.extract import SpanPick, expected_type, pick_span
 from rag.search import Passage, SearchResult, content_terms
@@ -30,6 +31,11 @@ MIN_COSINE_ONE_WORD = 0.47
 # some), and how many sentences each side count as context (a name said in the sentence before).
 MAX_MISSING = 1
 CONTEXT_SEGMENTS = 2
+# A question word counts as said when the passage holds a near-spelling of it: Whisper writes names as it hears
+# them ("Sweynheim" → "Swainheim", "Pannartz" → "Panerts"). Only for words of HEARD_AS_MIN_LEN letters or more
+# (short words have too many look-alikes); the ratio is difflib's (dev split, docs/answers.md).
+HEARD_AS_RATIO = 0.75
+HEARD_AS_MIN_LEN = 5
 # Words a question uses to ask, not to say what it is about.
 ASKING_WORDS = frozenset(content_terms("""name named call called happen happened take took make made use used
 give gave know known get mean means cause type kind happen first year long tall high many much wide old far
@@ -72,9 +78,19 @@ def context_text(passage: Passage, store, n: int = CONTEXT_SEGMENTS) -> str:
     return " ".join([passage.title] + [s.text for s in around])
 
 
+def heard_as(term: str, words: set[str]) -> bool:
+    """Is `term`, or a near-spelling of it as Whisper may write it, among `words`?"""
+    if term in words:
+        return True
+    if len(term) < HEARD_AS_MIN_LEN:
+        return False
+    return any(abs(len(w) - len(term)) <= 3 and SequenceMatcher(None, term, w).ratio() >= HEARD_AS_RATIO
+               for w in words if len(w) >= HEARD_AS_MIN_LEN - 1)
+
+
 def missing_terms(question: str, text: str) -> list[str]:
     have = set(content_terms(text))
-    return [t for t in dict.fromkeys(content_terms(question)) if t not in have and t not in ASKING_WORDS]
+    return [t for t in dict.fromkeys(content_terms(question)) if t not in ASKING_WORDS and not heard_as(t, have)]
 
 
 def decide(question: str, result: SearchResult, candidates: list[Passage], store=None) -> Decision:
