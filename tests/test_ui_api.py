@@ -47,10 +47,15 @@ def test_answer_markdown_escapes_model_text_and_links_citations():
     out = render.answer_markdown('<script>alert(1)</script> Yes. [Talk <1> @ 01:05]', [c],
                                  lambda _: "/gradio_api/file=/a.wav")
     assert "<script>" not in out and "&lt;script&gt;" in out
-    assert out.count('class="play open cite"') == 2  # the label in the text and the source list
+    assert out.count('class="play open cite"') == 1 and "Sources" not in out  # linked in the text, not repeated
     assert "[Talk &lt;1&gt; @ 01:05]" in out
     assert 'href="/gradio_api/file=/a.wav#t=65.00&amp;ep=e1"' in out
     assert 'class="play open cite"' in out
+    # a citation the text does not show is listed under Sources, once
+    other = Citation(episode_id="e2", title="Other", start=5.0, end=9.0, text="u")
+    out = render.answer_markdown("Yes. [Talk <1> @ 01:05]", [c, other, other], lambda _: "/a.wav")
+    assert out.count('class="play open cite"') == 2 and out.index("Sources") > out.index("01:05")
+    assert out.split("Sources")[1].count("00:05") == 1 and "01:05" not in out.split("Sources")[1]
 
 
 def test_transcript_lines_seek_to_their_segment_in_paragraphs():

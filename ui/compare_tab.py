@@ -37,8 +37,7 @@ def side_html(side: str, model: str, state: str, body: str = "", figs: str = "",
             f'<div class="cmp-answer">{body}</div>{sources}</div>')
 
 
-def _sources(citations, src_for) -> str:
-    links = [render.citation_link(c, src_for) for c in citations]
+def _sources(links: list[str]) -> str:
     return f'<p class="cmp-sources"><b>Sources:</b> {" ".join(links)}</p>' if links else ""
 
 
@@ -61,9 +60,9 @@ def stream_side(backend, side: str, model: str, question: str, scope: str, opts,
         elif kind == "final":
             a = ev["answer"]
             figs = figs or "quoted from the transcript: no model text to time"
-            body = render.answer_markdown(a.answer, a.citations, src_for).replace("  \n", "<br>")
-            body = body.split("\n\n**Sources:**")[0].replace("\n\n", "<br><br>")
-            yield side_html(side, model, "done", body, figs, _sources(a.citations, src_for))
+            body, rest = render.answer_parts(a.answer, a.citations, src_for)
+            body = body.replace("  \n", "<br>").replace("\n\n", "<br><br>")
+            yield side_html(side, model, "done", body, figs, _sources(rest))
             return
         live = html.escape(confirmed).replace("\n", "<br>")
         if draft.strip():

@@ -52,22 +52,29 @@ def citation_link(c, src_for: SrcFor) -> str:
                      episode_id=c.episode_id, title=c.title, open_episode=True, extra_class="cite")
 
 
-def answer_markdown(text: str, citations: Iterable, src_for: SrcFor) -> str:
-    """The chat message for a final answer: the answer text with its `[Title @ mm:ss]` labels made into links,
-    then its sources as links.
+def answer_parts(text: str, citations: Iterable, src_for: SrcFor) -> tuple[str, list[str]]:
+    """The answer text (escaped) with its `[Title @ mm:ss]` labels made into links, and links for the citations
+    the text does not show (each moment is linked once: a label in the text is not repeated as a source).
 
     The answer text is escaped: what the model wrote is shown, never interpreted as HTML. The labels in it were
     put there by our code from the citations (rag.answer), so each one maps to a citation."""
-    citations = list(citations)
     body = html.escape(text.strip())
+    rest = []
     for c in citations:
         label = html.escape(citation_label(c.title, c.start, getattr(c, "speaker", None)))
-        body = body.replace(label, citation_link(c, src_for))
-    body = body.replace("\n", "  \n")
-    links = [citation_link(c, src_for) for c in citations]
-    if links:
-        body += "\n\n**Sources:** " + " ".join(links)
-    return body
+        link = citation_link(c, src_for)
+        if label in body:
+            body = body.replace(label, link)
+        elif link not in rest:
+            rest.append(link)
+    return body.replace("\n", "  \n"), rest
+
+
+def answer_markdown(text: str, citations: Iterable, src_for: SrcFor) -> str:
+    """The chat message for a final answer: its text with playable citations, then the sources it does not cite
+    in the text."""
+    body, rest = answer_parts(text, citations, src_for)
+    return body + ("\n\n**Sources:** " + " ".join(rest) if rest else "")
 
 
 def passages_html(passages: list[dict], src_for: SrcFor, heading: str = "Retrieved passages") -> str:
