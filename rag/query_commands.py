@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import datetime, timezone
 
-from rag.schema import format_ts
+from rag.schema import format_ts, unshown
 
 
 def _date(value: str) -> datetime:
@@ -96,7 +96,7 @@ def answer_json(answer, query: str | None = None) -> dict:
 def print_sources(answer, out=None) -> None:
     """The cited moments the answer text does not show already (each moment's link appears once)."""
     out = out or sys.stdout  # looked up now: sys.stdout may have been replaced since import
-    rest = [c for c in answer.citations if c.label not in answer.answer]
+    rest = unshown(answer.answer, answer.citations)
     if not rest or answer.abstained:
         return
     print("\nSources:", file=out)

@@ -121,6 +121,18 @@ def citation_label(title: str, start: float, speaker: str | None = None) -> str:
     return f"[{title} @ {format_ts(start)}{who}]"
 
 
+def unshown(text: str, citations) -> list:
+    """The citations whose label the answer text does not show, each moment once: what a source list adds (the CLI's
+    and the app's)."""
+    rest, seen = [], set()
+    for c in citations:
+        label = citation_label(c.title, c.start, getattr(c, "speaker", None))
+        if label not in text and label not in seen:
+            seen.add(label)
+            rest.append(c)
+    return rest
+
+
 class Citation(BaseModel):
     episode_id: str
     title: str

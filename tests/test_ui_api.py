@@ -56,6 +56,9 @@ def test_answer_markdown_escapes_model_text_and_links_citations():
     out = render.answer_markdown("Yes. [Talk <1> @ 01:05]", [c, other, other], lambda _: "/a.wav")
     assert out.count('class="play open cite"') == 2 and out.index("Sources") > out.index("01:05")
     assert out.split("Sources")[1].count("00:05") == 1 and "01:05" not in out.split("Sources")[1]
+    # a moment cited twice is one link, never a link inside a link
+    out = render.answer_markdown("Yes [Talk <1> @ 01:05]. Again [Talk <1> @ 01:05].", [c, c], lambda _: "/a.wav")
+    assert out.count('class="play open cite"') == 2 and out.count("<a ") == 2 and "Sources" not in out
 
 
 def test_transcript_lines_seek_to_their_segment_in_paragraphs():

@@ -13,10 +13,11 @@ it still opens the episode, it just has nothing to play.
 from __future__ import annotations
 
 import html
+import re
 from typing import Callable, Iterable
 from urllib.parse import quote
 
-from rag.schema import Episode, Segment, citation_label, format_ts
+from rag.schema import Episode, Segment, citation_label, format_ts, unshown
 
 FILE_ROUTE = "/gradio_api/file="
 
@@ -54,20 +55,17 @@ def citation_link(c, src_for: SrcFor) -> str:
 
 def answer_parts(text: str, citations: Iterable, src_for: SrcFor) -> tuple[str, list[str]]:
     """The answer text (escaped) with its `[Title @ mm:ss]` labels made into links, and links for the citations
-    the text does not show (each moment is linked once: a label in the text is not repeated as a source).
+    the text does not show (rag.schema.unshown: each moment is linked once).
 
     The answer text is escaped: what the model wrote is shown, never interpreted as HTML. The labels in it were
     put there by our code from the citations (rag.answer), so each one maps to a citation."""
+    citations = list(citations)
+    links = {html.escape(citation_label(c.title, c.start, getattr(c, "speaker", None))): citation_link(c, src_for)
+             for c in reversed(citations)}  # the first citation of a label wins
     body = html.escape(text.strip())
-    rest = []
-    for c in citations:
-        label = html.escape(citation_label(c.title, c.start, getattr(c, "speaker", None)))
-        link = citation_link(c, src_for)
-        if label in body:
-            body = body.replace(label, link)
-        elif link not in rest:
-            rest.append(link)
-    return body.replace("\n", "  \n"), rest
+    if links:  # one pass: a link already put in is never searched again (no link inside a link)
+        body = re.sub("|".join(map(re.escape, sorted(links, key=len, reverse=True))), lambda m: links[m[0]], body)
+    return body.replace("\n", "  \n"), [citation_link(c, src_for) for c in unshown(text.strip(), citations)]
 
 
 def answer_markdown(text: str, citations: Iterable, src_for: SrcFor) -> str:
