@@ -61,7 +61,7 @@ def stream_side(backend, side: str, model: str, question: str, scope: str, opts,
             a = ev["answer"]
             figs = figs or "quoted from the transcript: no model text to time"
             body, rest = render.answer_parts(a.answer, a.citations, src_for)
-            body = body.replace("  \n", "<br>").replace("\n\n", "<br><br>")
+            body = body.replace("  \n", "<br>")
             yield side_html(side, model, "done", body, figs, _sources(rest))
             return
         live = html.escape(confirmed).replace("\n", "<br>")
