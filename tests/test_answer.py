@@ -112,6 +112,15 @@ def test_retrieval_decision_thresholds():
     assert not decide("Where is the Eiffel Tower?", SearchResult("q", [], [tower]), [tower]).answerable
 
 
+def test_a_misheard_name_still_counts_as_said():
+    from rag.answerable import heard_as, missing_terms
+
+    # Whisper's spelling of a name the question spells right is not a missing word; a word never said still is
+    assert missing_terms("Where did Sweynheim work?", "Swainheim set up the first press") == ["work"]
+    assert missing_terms("How much did the tower cost?", "Construction of the tower took two years") == ["cost"]
+    assert not heard_as("rome", {"home"})  # short words have too many look-alikes
+
+
 def test_quotes_and_abstention():
     quotes = pick_quotes([LIGHTHOUSE, LAMP, RACE], "Who built the lighthouse and what did its lamp burn?")
     assert quotes == [LIGHTHOUSE, LAMP]  # RACE scores too far below the best
