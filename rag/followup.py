@@ -44,6 +44,8 @@ def previous_answer(history: list) -> str:
     return ""
 
 
+AUXILIARIES = frozenset("is are was were be been am do does did has have had can could will would shall should may "
+                        "might must".split())
 PERSONAL = frozenset("he him she her they them".split())
 POSSESSIVE = frozenset("his her their its".split())
 
@@ -54,7 +56,10 @@ def is_follow_up(question: str) -> bool:
         return False
     if any(w in ANAPHORA for w in ws) or _FOLLOW_UP_START.match(question):
         return True
-    return len(content_terms(question)) <= 1
+    # "Why?", "How tall?", "In what year?" (no verb) lean on the previous turn; "What is printing?" and "Who was
+    # Rollo?" name their own topic in one word
+    terms = len(content_terms(question))
+    return terms == 0 or (terms == 1 and not any(w in AUXILIARIES for w in ws))
 
 
 def key_terms(text: str, limit: int = 6) -> list[str]:

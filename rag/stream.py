@@ -126,6 +126,7 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
     worker = threading.Thread(target=work, name="answer", daemon=True)
     yield {"type": "state", "state": "retrieving"}
     worker.start()
+    finished = False  # a Stop that lands after the final answer changes nothing
     try:
         while True:
             ev = events.get()
@@ -140,6 +141,7 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
                 yield {"type": "state", "state": "answering"}
                 continue
             if ev["type"] == "final":
+                finished = True
                 yield stats()
                 yield {**ev, "stats": stats()}
                 yield {"type": "state", "state": "done"}
@@ -151,6 +153,6 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
         if worker.is_alive():
             cancel.set()
             worker.join(timeout=30)
-    if cancel.is_set():
+    if cancel.is_set() and not finished:
         yield stats()
         yield {"type": "state", "state": "stopped"}

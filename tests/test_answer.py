@@ -156,6 +156,8 @@ def test_follow_up_detection():
     assert is_follow_up("And the lamp?")
     assert is_follow_up("Why?")
     assert not is_follow_up("Who built the lighthouse on the pier?")
+    assert is_follow_up("How tall?") and is_follow_up("In what year?")
+    assert not is_follow_up("What is printing?") and not is_follow_up("Who was Rollo?")  # a new topic in one word
 
 
 def test_previous_question_from_messages_and_pairs():

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.slow,
 
 Q1 = "What does the speaker ask Americans to do?"
 Q2 = "What is printing?"
+Q3 = "Which arts does printing differ from?"
 DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
 
 # Every distinct state of the newest answer bubble, recorded in the page as it renders.
@@ -296,15 +297,27 @@ def test_phone_layout_and_every_tab_at_both_widths(served, artifacts):
         # citations wrap inside their bubble instead of running off the screen
         for box in page.locator("#chat a.cite").evaluate_all("as => as.map(a => a.getBoundingClientRect().right)"):
             assert box <= PHONE["width"] + 1, box
-        # Stop cancels the answer being written; it is kept as far as it got, marked stopped
+        # Stop cuts the answer being written (kept as far as it got, marked stopped) and puts the question still
+        # waiting back in the box. A short answer may end before the click lands; then the waiting one is the
+        # answer being written, and that one is cut instead: either way one answer ends "Stopped". (In a new chat:
+        # as a follow-up to Q1, Q2 is refused at once, with nothing to stop.)
+        page.locator("#clear-btn").click()
+        expect(page.locator("#chat [data-testid='user']")).to_have_count(0, timeout=30_000)
         page.locator("#question textarea").fill(Q2)
         page.locator("#ask-btn").click()
-        page.wait_for_function("() => document.querySelector('#ask-status .ask-status')?.dataset.state === "
-                               "'answering'", timeout=600_000)
+        page.wait_for_function("() => ['retrieving', 'answering'].includes("
+                               "document.querySelector('#ask-status .ask-status')?.dataset.state)", timeout=600_000)
+        page.locator("#question textarea").fill(Q3)
+        page.locator("#ask-btn").click()
+        expect(page.locator("#chat small.queued")).to_have_count(1, timeout=60_000)
         page.locator("#stop-btn").click()
         page.wait_for_function("() => document.querySelector('#ask-status .ask-status')?.dataset.state === "
                                "'stopped'", timeout=300_000)
         expect(page.locator("#chat [data-testid='bot']").last).to_contain_text("Stopped", timeout=60_000)
+        expect(page.locator("#chat small.queued")).to_have_count(0)
+        users = [u.strip() for u in page.locator("#chat [data-testid='user']").all_inner_texts()]
+        box = page.locator("#question textarea").input_value()
+        assert (box == Q3 and users[-1] == Q2) or (box == "" and users[-1] == Q3), (box, users)
         page.set_viewport_size(DESKTOP)
 
         page.get_by_role("tab", name="Compare").click()

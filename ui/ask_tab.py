@@ -137,6 +137,8 @@ def _answerer(backend, src_for):
                 backend.live.pop(cid, None)
                 gr.Warning(message(exc))
                 yield chat_view(backend, cid, src_for), render.ask_status_html("idle"), gr.update()
+            finally:
+                backend.answered(cid)
 
     return drain
 
@@ -155,13 +157,20 @@ def wire(backend, ui: SimpleNamespace, settings_ui: SimpleNamespace, conv_id: gr
             .then(refresh_fn, None, refresh_out, **private)
 
     def stop(cid):
+        """Stop the answer being written (its stream ends "stopped" and sets the status line) and put the questions
+        still waiting back in the box; with no answer running, the status line says so here."""
         if not cid:
-            return gr.update()
-        taken_back = backend.stop(cid)
+            return gr.update(), gr.update(), gr.update()
+        running, taken_back = backend.stop(cid)
+        if not running and not taken_back:
+            return gr.update(), gr.update(), gr.update()
         gr.Info("Stopped" + (f"; {len(taken_back)} waiting question(s) are back in the box" if taken_back else ""))
-        return "\n".join(taken_back) if taken_back else gr.update()
+        box = "\n".join(taken_back) if taken_back else gr.update()
+        if running:
+            return box, gr.update(), gr.update()
+        return box, chat_view(backend, cid, src_for), render.ask_status_html("stopped")
 
-    ui.stop_btn.click(stop, conv_id, ui.question, **private)
+    ui.stop_btn.click(stop, conv_id, [ui.question, ui.chat, ui.status], **private)
 
     def new_chat(request: gr.Request = None):
         backend.viewing[_session(request)] = ""

@@ -97,12 +97,19 @@ class Backend:
             self._cancel[conv_id] = threading.Event()
             return waiting.pop(0), self._cancel[conv_id]
 
-    def stop(self, conv_id: str) -> list[str]:
-        """Stop the running answer and take back the questions still waiting (returned, for the input box)."""
+    def answered(self, conv_id: str) -> None:
+        """The answer handed out by `next_question` has ended (stored, stopped or failed)."""
         with self._lock:
-            if conv_id in self._cancel:
-                self._cancel[conv_id].set()
-            return self._waiting.pop(conv_id, [])
+            self._cancel.pop(conv_id, None)
+
+    def stop(self, conv_id: str) -> tuple[bool, list[str]]:
+        """Stop the running answer and take back the questions still waiting. Returns whether an answer was running
+        (its stream then ends as "stopped") and the questions taken back, for the input box."""
+        with self._lock:
+            running = self._cancel.get(conv_id)
+            if running is not None:
+                running.set()
+            return running is not None, self._waiting.pop(conv_id, [])
 
     # -- episodes ----------------------------------------------------------------------------------------------
     def episodes(self, include_incomplete: bool = True) -> list[Episode]:
