@@ -40,6 +40,20 @@ LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt install chromium)")
 
+# Every distinct state of the newest answer bubble, recorded in the page as it renders.
+OBSERVE = """() => {
+    window.__states = [];
+    const chat = document.getElementById('chat');
+    const snap = () => {
+        const bots = chat.querySelectorAll('[data-testid="bot"]');
+        if (!bots.length) return;
+        const last = bots[bots.length - 1];
+        const s = {n: bots.length, text: last.textContent.trim(), cite: !!last.querySelector('a.cite')};
+        const prev = window.__states[window.__states.length - 1];
+        if (!prev || prev.text !== s.text || prev.cite !== s.cite || prev.n !== s.n) window.__states.push(s);
+    };
+    new MutationObserver(snap).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
 
 
 def launch_browser(p):
@@ -105,26 +119,14 @@ def test_upload_ask_click_citation_plays_the_moment(app_url, artifacts, asr_mani
 
         # 3. ask; record every state of the answer as it renders, to see it stream
         page.get_by_role("tab", name="Ask").click()
-        page.evaluate("""() => {
-            window.__answerStates = [];
-            const chat = document.getElementById('chat');
-            const snap = () => {
-                const bots = chat.querySelectorAll('.message.bot, [data-testid="bot"]');
-                if (!bots.length) return;
-                const last = bots[bots.length - 1];
-                const s = {text: last.textContent.trim(), cite: !!last.querySelector('a.cite')};
-                const prev = window.__answerStates[window.__answerStates.length - 1];
-                if (!prev || prev.text !== s.text || prev.cite !== s.cite) window.__answerStates.push(s);
-            };
-            new MutationObserver(snap).observe(chat, {subtree: true, childList: true, characterData: true});
-        }""")
+        page.evaluate(OBSERVE)
         page.locator("#question textarea").fill(QUESTION)
         page.locator("#ask-btn").click()
         cite = page.locator("#chat a.cite").first
         expect(cite).to_be_visible(timeout=600_000)
         expect(page.locator("#passages")).to_contain_text("whisper jfk")
         page.screenshot(path=str(shots / "05-answer.png"), full_page=True)
-        states = page.evaluate("() => window.__answerStates")
+        states = page.evaluate("() => window.__states")
         assert len(states) >= 2 and states[-1]["cite"] and not states[0]["cite"], states  # streamed, then cited
         answer = states[-1]["text"]
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ASR_DIR, ROOT, free_port, stop_process
 from tests.test_serve import wait_listening
-from tests.test_ui_browser import CHROMIUM, launch_browser
+from tests.test_ui_browser import CHROMIUM, OBSERVE, launch_browser
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed")]
@@ -26,20 +26,7 @@ Q2 = "What is printing?"
 Q3 = "Which arts does printing differ from?"
 DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
 
-# Every distinct state of the newest answer bubble, recorded in the page as it renders.
-OBSERVE = """() => {
-    window.__states = [];
-    const chat = document.getElementById('chat');
-    const snap = () => {
-        const bots = chat.querySelectorAll('[data-testid="bot"]');
-        if (!bots.length) return;
-        const last = bots[bots.length - 1];
-        const s = {n: bots.length, text: last.textContent.trim(), cite: !!last.querySelector('a.cite')};
-        const prev = window.__states[window.__states.length - 1];
-        if (!prev || prev.text !== s.text || prev.cite !== s.cite || prev.n !== s.n) window.__states.push(s);
-    };
-    new MutationObserver(snap).observe(chat, {subtree: true, childList: true, characterData: true});
-}"""
+
 
 
 def _env(data: Path, models_dir: Path) -> dict:
