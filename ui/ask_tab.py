@@ -93,6 +93,7 @@ def _answerer(backend, src_for):
             shown_passages = gr.update()
             if kind == "stored":
                 backend.live.pop(cid, None)
+                backend.answered(cid)  # from here on a Stop has nothing to cut
                 yield _view(cid, state, stats, request), gr.update()
                 return
             if kind == "state":
@@ -164,7 +165,10 @@ def wire(backend, ui: SimpleNamespace, settings_ui: SimpleNamespace, conv_id: gr
         running, taken_back = backend.stop(cid)
         if not running and not taken_back:
             return gr.update(), gr.update(), gr.update()
-        gr.Info("Stopped" + (f"; {len(taken_back)} waiting question(s) are back in the box" if taken_back else ""))
+        n = len(taken_back)
+        back = "" if not n else "; the waiting question is back in the box" if n == 1 else \
+            f"; {n} waiting questions are back in the box"
+        gr.Info("Stopped" + back)
         box = "\n".join(taken_back) if taken_back else gr.update()
         if running:
             return box, gr.update(), gr.update()
