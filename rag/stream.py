@@ -154,5 +154,8 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
             cancel.set()
             worker.join(timeout=30)
     if cancel.is_set() and not finished:
-        yield stats()
+        figures = stats()
+        if not clock["pieces"]:
+            figures["model"] = None  # stopped before the model wrote anything: it did not answer
+        yield figures
         yield {"type": "state", "state": "stopped"}

@@ -374,3 +374,19 @@ def test_scoped_to_an_episode_it_says_the_episode_does_not_say(library):
                   mode="extractive")
     assert not ok.abstained and ok.span and "Green" in ok.span.text and ok.lead in ok.answer
     assert ok.citations[0].text[ok.span.start:ok.span.end] == ok.span.text
+
+
+@pytest.mark.slow
+def test_stop_before_the_model_writes_names_no_model(library):
+    """A Stop during retrieval: the stream ends "stopped", and its figures name no model (none answered)."""
+    import threading
+
+    from rag.stream import live_answer
+
+    cancel = threading.Event()
+    cancel.set()
+    events = list(live_answer("When was the art of printing invented?", settings=library.settings, cancel=cancel))
+    assert events[-1] == {"type": "state", "state": "stopped"}
+    stats = [e for e in events if e["type"] == "stats"]
+    assert stats and stats[-1]["model"] is None and stats[-1]["tokens"] == 0
+    assert not any(e["type"] == "final" for e in events)

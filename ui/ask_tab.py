@@ -118,7 +118,9 @@ def _answerer(backend, src_for):
     def _view(cid, state, stats, request):
         if backend.viewing.get(_session(request)) != cid:  # the page moved on to another conversation
             return gr.update(), gr.update()
-        figs = render.figures(stats.get("model"), stats.get("ttft"), stats.get("tps")) if stats else ""
+        # the figures ride on the status line while the answer is written; once it is done, its bubble holds them
+        figs = render.figures(stats.get("model"), stats.get("ttft"), stats.get("tps")) \
+            if stats and state != "done" else ""
         return (chat_view(backend, cid, src_for),
                 render.ask_status_html(state, figs, len(backend.waiting(cid))))
 
