@@ -116,12 +116,12 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
         finally:
             events.put(None)
 
-    def stats() -> dict:
+    def stats(named: bool = True) -> dict:
         since = clock["retrieved"] or t0
         first, last, n = clock["first"], clock["last"], clock["pieces"]
         tps = (n - 1) / (last - first) if n > 1 and last > first else None
         return {"type": "stats", "ttft": None if first is None else max(0.0, first - since), "tps": tps,
-                "tokens": n, "model": answer_model_name(settings), "elapsed": time.perf_counter() - t0}
+                "tokens": n, "model": answer_model_name(settings) if named else None, "elapsed": time.perf_counter() - t0}
 
     worker = threading.Thread(target=work, name="answer", daemon=True)
     yield {"type": "state", "state": "retrieving"}
@@ -154,8 +154,5 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
             cancel.set()
             worker.join(timeout=30)
     if cancel.is_set() and not finished:
-        figures = stats()
-        if not clock["pieces"]:
-            figures["model"] = None  # stopped before the model wrote anything: it did not answer
-        yield figures
+        yield stats(named=bool(clock["pieces"]))  # stopped before the model wrote anything: no model answered
         yield {"type": "state", "state": "stopped"}

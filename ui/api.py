@@ -26,6 +26,16 @@ def episode_dict(e) -> dict:
 
 def register(backend: Backend) -> None:
     """Add the API endpoints to the Blocks being built (call inside `with gr.Blocks()`)."""
+    heavy = dict(concurrency_limit=1, concurrency_id=MODELS_QUEUE)
+    register_edits_and_chats(backend, heavy)
+    register_library(backend, heavy)
+    register_ask(backend, heavy)
+    register_models_and_bench(backend, heavy)
+    register_ingest(backend, heavy)
+
+
+def register_library(backend: Backend, heavy: dict) -> None:
+    """Endpoints over the library: episodes, search, speakers, summaries, exports."""
 
     @friendly
     def list_episodes(include_incomplete: bool = False) -> list:
@@ -39,6 +49,49 @@ def register(backend: Backend) -> None:
         segs = backend.segments(ep.id)
         return {**episode_dict(ep),
                 "segments": [{"id": s.id, "start": s.start, "end": s.end, "text": s.text} for s in segs]}
+
+    @friendly
+    def search(query: str, episode: str = "", k: int = 8, speaker: str = "") -> list:
+        """Hybrid search: segment-level passages {episode_id, title, start, end, text, score, speaker}, best first
+        (with `speaker`, only what that speaker says)."""
+        return backend.search(query, episode or None, int(k), speaker=speaker or None)
+
+    @friendly
+    def speakers(episode: str, rename: str = "") -> list:
+        """An episode's speakers {id, name, seconds, proposed}; `rename` ("S1=Diane, S2=Sheila") names them first."""
+        from rag.voices import parse_renames, rename as apply, speaker_rows
+
+        ep = backend.find(episode)
+        if rename.strip():
+            apply(backend.store, ep.id, parse_renames([rename]))
+        return speaker_rows(backend.store, ep.id)
+
+    @friendly
+    def summarize(episode: str) -> dict:
+        """(Re)generate and store an episode's summary, title, description, tags and chapters."""
+        return backend.summarize(episode)
+
+    @friendly
+    def export(episode: str, format: str = "srt") -> str:
+        """An episode's transcript as srt, vtt, json, md or txt (the file's text)."""
+        return backend.export(episode, format)[1]
+
+    @friendly
+    def delete_episode(episode: str) -> dict:
+        """Delete an episode: its audio copy, rows and vectors together. No confirmation: the caller decides."""
+        return backend.delete(episode)
+
+    gr.api(list_episodes, api_name="list_episodes")
+    gr.api(get_episode, api_name="get_episode")
+    gr.api(search, api_name="search", **heavy)
+    gr.api(speakers, api_name="speakers")
+    gr.api(summarize, api_name="summarize", **heavy)
+    gr.api(export, api_name="export")
+    gr.api(delete_episode, api_name="delete_episode")
+
+
+def register_ask(backend: Backend, heavy: dict) -> None:
+    """The streamed answer endpoint."""
 
     @friendly
     def ask(question: str, episode: str = "", history: list = []) -> dict:  # noqa: B006 (gr.api needs a literal)
@@ -74,36 +127,11 @@ def register(backend: Backend) -> None:
                        "warnings": warnings, "lead": a.lead, "lead_by_model": a.lead_by_model,
                        "span": a.span.model_dump() if a.span else None, "query": a.query, "scope": a.scope, **stats}
 
-    @friendly
-    def search(query: str, episode: str = "", k: int = 8, speaker: str = "") -> list:
-        """Hybrid search: segment-level passages {episode_id, title, start, end, text, score, speaker}, best first
-        (with `speaker`, only what that speaker says)."""
-        return backend.search(query, episode or None, int(k), speaker=speaker or None)
+    gr.api(ask, api_name="ask", **heavy)
 
-    @friendly
-    def speakers(episode: str, rename: str = "") -> list:
-        """An episode's speakers {id, name, seconds, proposed}; `rename` ("S1=Diane, S2=Sheila") names them first."""
-        from rag.voices import parse_renames, rename as apply, speaker_rows
 
-        ep = backend.find(episode)
-        if rename.strip():
-            apply(backend.store, ep.id, parse_renames([rename]))
-        return speaker_rows(backend.store, ep.id)
-
-    @friendly
-    def summarize(episode: str) -> dict:
-        """(Re)generate and store an episode's summary, title, description, tags and chapters."""
-        return backend.summarize(episode)
-
-    @friendly
-    def export(episode: str, format: str = "srt") -> str:
-        """An episode's transcript as srt, vtt, json, md or txt (the file's text)."""
-        return backend.export(episode, format)[1]
-
-    @friendly
-    def delete_episode(episode: str) -> dict:
-        """Delete an episode: its audio copy, rows and vectors together. No confirmation: the caller decides."""
-        return backend.delete(episode)
+def register_models_and_bench(backend: Backend, heavy: dict) -> None:
+    """Endpoints for the models in use and the benchmark history."""
 
     @friendly
     def models() -> dict:
@@ -140,22 +168,15 @@ def register(backend: Backend) -> None:
             raise gr.Error("the benchmark package (rag.bench) is not available in this build")
         return mod.run_bench(list(benches) or None, quick=True, settings=backend.settings)
 
-    heavy = dict(concurrency_limit=1, concurrency_id=MODELS_QUEUE)
-    register_edits_and_chats(backend, heavy)
-    gr.api(list_episodes, api_name="list_episodes")
-    gr.api(get_episode, api_name="get_episode")
-    gr.api(ask, api_name="ask", **heavy)
-    gr.api(search, api_name="search", **heavy)
-    gr.api(speakers, api_name="speakers")
-    gr.api(summarize, api_name="summarize", **heavy)
-    gr.api(export, api_name="export")
-    gr.api(delete_episode, api_name="delete_episode")
     gr.api(models, api_name="models")
     gr.api(set_llm, api_name="set_llm")
     gr.api(bench_runs, api_name="bench_runs")
     gr.api(bench_rows, api_name="bench_rows")
     gr.api(run_bench, api_name="run_bench", **heavy)
 
+
+def register_ingest(backend: Backend, heavy: dict) -> None:
+    """The ingest endpoint."""
     # Ingest takes files, so it goes through a real File component (Gradio checks and moves uploaded files for
     # components; a bare gr.api would receive unchecked paths). The components are never shown.
     with gr.Group(visible=False):
