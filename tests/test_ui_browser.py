@@ -116,6 +116,14 @@ def test_upload_ask_click_citation_plays_the_moment(app_url, artifacts, asr_mani
         expect(row).to_contain_text("ready", timeout=900_000)
         expect(page.locator("#ingest-progress tr[data-status='ingested']")).to_have_count(1)
         page.screenshot(path=str(shots / "04-ready.png"), full_page=True)
+        # a second visitor who opens the Episode tab before choosing anything sees the newest episode, not a blank
+        other = browser.new_page(viewport={"width": 390, "height": 844})
+        other.goto(app_url)
+        expect(other.locator("#lib-status")).to_contain_text("1 episode(s)", timeout=120_000)
+        other.locator("#tab-episode-button").click()
+        expect(other.locator("#ep-header h2")).to_have_text("whisper jfk", timeout=60_000)
+        expect(other.locator("#ep-transcript a.seg").first).to_be_visible()
+        other.close()
 
         # 3. ask; record every state of the answer as it renders, to see it stream
         page.get_by_role("tab", name="Ask").click()

@@ -20,7 +20,7 @@ LOAD_PLAYER_JS = """() => {
 
 
 def layout() -> SimpleNamespace:
-    with gr.Tab("Episode", id="episode", elem_id="tab-episode"):
+    with gr.Tab("Episode", id="episode", elem_id="tab-episode") as tab:
         select = gr.Dropdown(label="Episode", choices=[], value=None, elem_id="ep-select")
         header = gr.HTML("<p class='muted'>Choose an episode.</p>", elem_id="ep-header")
         with gr.Row(elem_id="ep-rename-row"):
@@ -44,7 +44,7 @@ def layout() -> SimpleNamespace:
                     dl = {fmt: gr.DownloadButton(fmt.upper() if fmt != "md" else "Markdown", value=None,
                                                  interactive=False, size="sm", elem_id=f"export-{fmt}")
                           for fmt in EXPORTS}
-    return SimpleNamespace(select=select, header=header, transcript=transcript, meta=meta,
+    return SimpleNamespace(tab=tab, select=select, header=header, transcript=transcript, meta=meta,
                            summarize_btn=summarize_btn, dl=dl, title=title, rename_btn=rename_btn, edit=edit,
                            seg_edit=seg_edit, speakers=speaker_controls)
 
@@ -98,6 +98,15 @@ def wire(backend, ui: SimpleNamespace, *, open_box, tabs, refresh_library: tuple
 
     speakers.wire_panel(backend, ui.select, ui.speakers, show, outputs)
     ui.select.change(show, ui.select, outputs, **private).then(None, None, None, js=LOAD_PLAYER_JS, **private)
+
+    def newest_if_none(ep_id):
+        """Opening the tab with no episode chosen shows the newest ready one, not an empty page."""
+        if ep_id:
+            return gr.update()
+        ready = [e for e in backend.episodes(include_incomplete=False) if e.status == "ready"]
+        return gr.update(value=max(ready, key=lambda e: e.created).id) if ready else gr.update()
+
+    ui.tab.select(newest_if_none, ui.select, ui.select, **private)
 
     def open_episode(value):
         ep_id = (value or "").split("|")[0]
