@@ -192,7 +192,7 @@ def show_in_browser(settings) -> None:
             browser = launch_browser(p)
             page = browser.new_page(viewport={"width": 1360, "height": 1000})
             page.goto(url)
-            expect(page.locator("#lib-status")).to_contain_text("episode(s)", timeout=120_000)
+            expect(page.locator("#lib-status")).to_contain_text(" ready", timeout=120_000)
             page.get_by_role("tab", name="Search").click()
             page.locator("#search-query textarea, #search-query input").first.fill("New Jersey")
             page.locator("#search-btn").click()

@@ -100,7 +100,7 @@ def test_upload_ask_click_citation_plays_the_moment(app_url, artifacts, asr_mani
         seen = watch_network(page)
         page.goto(app_url)
         expect(page.locator("#player")).to_be_attached(timeout=60_000)
-        expect(page.locator("#lib-status")).to_contain_text("episode(s)", timeout=120_000)  # the page's data loaded
+        expect(page.locator("#lib-status")).to_contain_text(" ready", timeout=120_000)  # the page's data loaded
         page.screenshot(path=str(shots / "01-loaded.png"), full_page=True)
 
         # 1. upload through the page and add it to the library
@@ -119,7 +119,7 @@ def test_upload_ask_click_citation_plays_the_moment(app_url, artifacts, asr_mani
         # a second visitor who opens the Episode tab before choosing anything sees the newest episode, not a blank
         other = browser.new_page(viewport={"width": 390, "height": 844})
         other.goto(app_url)
-        expect(other.locator("#lib-status")).to_contain_text("1 episode(s)", timeout=120_000)
+        expect(other.locator("#lib-status")).to_contain_text("1 episode,", timeout=120_000)
         other.locator("#tab-episode-button").click()
         expect(other.locator("#ep-header h2")).to_have_text("whisper jfk", timeout=60_000)
         expect(other.locator("#ep-transcript a.seg").first).to_be_visible()
@@ -196,7 +196,7 @@ def test_upload_ask_click_citation_plays_the_moment(app_url, artifacts, asr_mani
         expect(page.locator("#episodes")).to_contain_text("whisper jfk")  # cancel kept it
         page.locator("#delete-btn").click()
         page.locator("#confirm-yes").click()
-        expect(page.locator("#lib-status")).to_contain_text("0 episode(s)", timeout=60_000)
+        expect(page.locator("#lib-status")).to_contain_text("0 episodes", timeout=60_000)
         expect(page.locator("#episodes")).not_to_contain_text("whisper jfk")
         page.screenshot(path=str(shots / "09-deleted.png"), full_page=True)
         browser.close()
@@ -233,7 +233,7 @@ def render_check(out: Path, block_external: bool = False) -> dict:
                 page.route("**/*", route)
             page.goto(url, wait_until="load")
             page.wait_for_selector("#player", state="attached", timeout=60_000)
-            page.locator("#lib-status").get_by_text("episode(s)").wait_for(timeout=120_000)
+            page.locator("#lib-status").get_by_text(" ready").wait_for(timeout=120_000)
             for tab in TABS:
                 page.get_by_role("tab", name=tab).click()
                 page.wait_for_timeout(400)

@@ -82,7 +82,7 @@ def _open(p, url: str, viewport: dict):
     browser = launch_browser(p)
     page = browser.new_page(viewport=viewport)
     page.goto(url)
-    expect(page.locator("#lib-status")).to_contain_text("episode(s)", timeout=180_000)
+    expect(page.locator("#lib-status")).to_contain_text(" ready", timeout=180_000)
     return browser, page
 
 
@@ -146,7 +146,7 @@ def test_streamed_queued_kept_across_reload_and_restart(served, artifacts):
 
         # after a reload: listed on the Chats tab, reopens with playable citations
         page.reload()
-        expect(page.locator("#lib-status")).to_contain_text("episode(s)", timeout=120_000)
+        expect(page.locator("#lib-status")).to_contain_text(" ready", timeout=120_000)
         _reopen(page, shots, "reload")
         browser.close()
 

@@ -60,7 +60,7 @@ def wire(backend, ui: SimpleNamespace, *, ep_select, scopes: list, tabs, heavy: 
         ready = [e for e in eps if e.status == "ready"]
         choices = render.episode_choices(eps)
         scoped = [("Whole library", "")] + render.episode_choices(ready)
-        return (f"**{len(eps)} episode(s)**, {len(ready)} ready", render.episode_rows(eps),
+        return (f"**{len(eps)} episode{'' if len(eps) == 1 else 's'}**, {len(ready)} ready", render.episode_rows(eps),
                 gr.update(choices=choices), gr.update(choices=choices), *[gr.update(choices=scoped) for _ in scopes])
 
     outputs = [ui.status, ui.episodes, ui.pick, ep_select, *scopes]
