@@ -42,6 +42,7 @@ def normalize_text(text: str) -> str:
     """Lower case, numbers as words, no punctuation: references spell numbers out, Whisper writes digits."""
     text = text.lower().replace("-", " ")
     text = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # thousands separators: "6,400" is 6400, not 6 and 400
     text = re.sub(r"\d+", lambda m: " " + number_to_words(int(m.group())) + " ", text)
     text = re.sub(r"[^a-z' ]+", " ", text).replace("'", "")
     return " ".join(text.split())

@@ -32,6 +32,11 @@ def test_contains_gold_ignores_case_and_punctuation():
     assert contains_gold('"It burned whale-oil." [Harbor @ 00:11]', ["whale oil"])
     assert not contains_gold("It burned whales.", ["whale oil"])
     assert contains_gold("Built in 1874.", ["eighteen seventy four"])
+    # a thousands separator is part of the number ("6,400" is not "6" and "400"), a list's comma is not
+    assert contains_gold("It flows for about 6,400 kilometers.", ["6400 kilometers"])
+    assert contains_gold("A hive holds around 50,000 bees.", ["fifty thousand"])
+    assert contains_gold("In 1903, 400 people came.", ["1903 400 people"])
+    assert not contains_gold("In 1903, 400 people came.", ["one million nine hundred three thousand"])
     assert contains_gold("The tower is 40 meters tall.", ["forty meters"])
 
 
