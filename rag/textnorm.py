@@ -35,7 +35,10 @@ def number_to_words(n: int) -> str:
         return number_to_words(hi) + " " + ("hundred" if lo == 0 else ("oh " + _ONES[lo] if lo < 10 else number_to_words(lo)))
     if n < 1_000_000:
         return number_to_words(n // 1000) + " thousand" + ("" if n % 1000 == 0 else " " + number_to_words(n % 1000))
-    return str(n)
+    if n < 1_000_000_000:
+        hi, lo = divmod(n, 1_000_000)
+        return number_to_words(hi) + " million" + ("" if lo == 0 else " " + number_to_words(lo))
+    return " ".join(_ONES[int(d)] for d in str(n))  # digit by digit: never dropped
 
 
 def normalize_text(text: str) -> str:

@@ -36,7 +36,7 @@ def test_contains_gold_ignores_case_and_punctuation():
     assert contains_gold("It flows for about 6,400 kilometers.", ["6400 kilometers"])
     assert contains_gold("A hive holds around 50,000 bees.", ["fifty thousand"])
     assert contains_gold("In 1903, 400 people came.", ["1903 400 people"])
-    assert not contains_gold("In 1903, 400 people came.", ["one million nine hundred three thousand"])
+    assert contains_gold("It has 2,500,000 rivets.", ["two million five hundred thousand rivets"])
     assert contains_gold("The tower is 40 meters tall.", ["forty meters"])
 
 
