@@ -35,6 +35,46 @@ month months day days hour hours minute minutes era""".split())
 # Words that may follow a number as its unit or continue a number phrase.
 NUMBER_TAIL = frozenset("""and a of point per percent""".split())
 
+# What a measure is counted in: a "how tall" answered by "five times" or a "how much did it cost" by "300 workers"
+# answers something else. (Units as Whisper writes them; a number with no unit word passes, it may be bare.)
+_LENGTH = """meter meters metre metres m km kilometer kilometers kilometre kilometres mile miles foot feet ft inch
+inches yard yards centimeter centimeters cm millimeter millimeters mm""".split()
+_DURATION = """second seconds minute minutes hour hours day days week weeks month months year years decade decades
+century centuries""".split()
+_MASS = "ton tons tonne tonnes kilogram kilograms kg kilo kilos gram grams pound pounds ounce ounces".split()
+_VOLUME = "liter liters litre litres gallon gallons cup cups barrel barrels jar jars".split()
+_MONEY = """dollar dollars pound pounds euro euros franc francs mark marks cent cents pence yen lira lire guinea
+guineas shilling shillings""".split()
+_SCALE = frozenset("hundred thousand million billion trillion".split())
+MEASURE_UNITS = {
+    "tall": _LENGTH, "high": _LENGTH, "wide": _LENGTH, "deep": _LENGTH, "far": _LENGTH,
+    "long": _LENGTH + _DURATION, "old": _DURATION, "heavy": _MASS,
+    "big": _LENGTH + _MASS + _VOLUME + "square acres acre hectares hectare across".split(),
+    "large": _LENGTH + _MASS + _VOLUME + "square acres acre hectares hectare across".split(),
+}
+_COST = frozenset("cost costs pay paid price priced spend spent worth earn earned charge charged sell sold".split())
+
+
+def measure_units(question: str) -> frozenset[str] | None:
+    """The unit words a "how tall / long / much did it cost …" question's answer is counted in (None: any)."""
+    q = " ".join(question.lower().replace("?", " ").split())
+    m = re.search(r"\bhow (tall|high|wide|deep|far|long|old|heavy|big|large|much)\b", q)
+    if not m:
+        return None
+    if m.group(1) == "much":
+        return frozenset(_MONEY) if set(q.split()) & _COST else None
+    return frozenset(MEASURE_UNITS[m.group(1)])
+
+
+def _unit_fits(toks: list, a: int, b: int, units: frozenset[str], text: str) -> bool:
+    """The run [a, b) is counted in one of `units` (its unit word, or a currency sign before the number)."""
+    if units & frozenset(_MONEY) and re.search(r"[$£€¥]\s*$", text[:toks[a].start]):
+        return True
+    words = [t.low for t in toks[a:b]]
+    unit = next((w for w in reversed(words) if not _is_number(Tok(w, 0, 0)) and w not in _SCALE), None)
+    return unit is None or unit in units or unit.rstrip("s") in units  # a bare number may be the answer
+
+
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*")
 
 
@@ -140,6 +180,9 @@ def candidates(text: str, kind: str, question: str = "") -> list[tuple[int, int]
             continue  # a bare year is a time, not an amount ("how tall" over "built in 1874")
         runs.append((i, j + 1))
         i = j + 1
+    units = measure_units(question) if kind == "number" else None
+    if units is not None:
+        runs = [(a, b) for a, b in runs if _unit_fits(toks, a, b, units, text)]
     return runs
 
 

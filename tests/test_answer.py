@@ -320,6 +320,20 @@ def test_span_is_the_words_that_answer():
     assert pick_span("Who designed the Teatro Amazonas?", "Its opera house, the Teatro Amazonas, opened in 1896.") is None
 
 
+def test_a_measure_is_answered_in_its_units():
+    """'How big' is not answered by a number of years, 'how much did it cost' not by a count of visits."""
+    from rag.extract import pick_span
+
+    assert pick_span("How big is the comet's nucleus?", "The comet returns once every 76 years.") is None
+    assert pick_span("How big is the nucleus?", "The nucleus is about 10 kilometers across.").text == "10 kilometers"
+    assert pick_span("How much did the telescope cost?", "Astronauts visited the telescope five times.") is None
+    assert pick_span("How much did the tower cost?", "It cost $1.5 million to build.").text == "1.5 million"
+    assert pick_span("How long is the river?", "It flows for about 6,400 kilometers.").text == "6,400 kilometers"
+    assert pick_span("How long should the dough rise?", "Let it rise for about 12 hours.").text == "12 hours"
+    assert pick_span("How old was she when she died?", "She died in 1934 at 66.").text == "66"  # a bare number
+    assert pick_span("How many bees can a hive hold?", "A hive can hold 50,000 bees.").text == "50,000 bees"
+
+
 def test_answerability_checks_type_and_words():
     from rag.answerable import decide
 
