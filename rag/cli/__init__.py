@@ -37,6 +37,8 @@ command("serve", "start the web app (Library, Episode, Ask, Search, Models, Benc
 command("bench", "measure ASR, embeddings, search, LLM and ingest on this machine; keep the history", "rag.cli.bench")
 command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.cli.doctor")
 command("models", "pull, list and verify model packs", "rag.cli.models")
+command("gc", "apply the retention settings: delete audio copies older than N days, keep transcripts", "rag.cli.gc")
+command("audit", "the audit log: every call to a server and every deletion (when, host, bytes; never content)", "rag.cli.audit")
 command("plugins", "list the backends installed for each role (ours and other packages')", "rag.cli.plugins")
 
 
