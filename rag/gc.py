@@ -4,14 +4,20 @@ An episode added more than that many days ago loses its audio copy (`<data>/audi
 object storage) and the cached uploads of that audio (`<data>/uploads/`, `<data>/.gradio/`: files whose bytes
 hash to the episode id); its row says it has no audio any more. Its transcript, chunks and vectors stay, so it is
 still found, answered from and cited — without playback. Each removal is a line in the audit log (rag.audit).
-Episodes still being processed are left alone.
+Episodes still being processed are left alone. The web server applies it too, a minute after it starts and then
+daily (`start_daily`, from ui.app.launch), when a retention is set.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+DAY_S = 86400.0
 
 
 @dataclass
@@ -51,6 +57,30 @@ def collect_garbage(settings, store=None, *, audio_days: float | None = None, dr
         if not dry_run:
             _remove(settings, store, ep.id, removal, days)
     return out
+
+
+def start_daily(settings, get_store, interval_s: float = DAY_S, first_after_s: float = 60.0) -> threading.Event | None:
+    """Apply the retention in a background thread, `first_after_s` from now and then every `interval_s`
+    (nothing when no retention is set). Returns the event that stops it."""
+    if settings.retention.audio_days is None:
+        return None
+    stop = threading.Event()
+
+    def loop() -> None:
+        wait = first_after_s
+        while not stop.wait(wait):
+            wait = interval_s
+            try:
+                removed = collect_garbage(settings, get_store())
+            except Exception:  # noqa: BLE001 — tomorrow's run tries again; the log says why
+                log.exception("the daily retention run failed")
+                continue
+            if removed:
+                log.info("retention: removed the audio of %d episode(s), %.1f MB", len(removed),
+                         sum(r.bytes for r in removed) / 1e6)
+
+    threading.Thread(target=loop, name="daily gc", daemon=True).start()
+    return stop
 
 
 def _aware(t: datetime) -> datetime:

@@ -209,3 +209,31 @@ def test_gc_with_zero_days_removes_audio_and_keeps_the_text_searchable(jfk_libra
     assert _cli("audit", "--json", "--limit", "1") == 0
     (last,) = json.loads(capsys.readouterr().out)
     assert last["what"] == "delete" and last["episode"] == episode_id
+
+
+def test_the_server_applies_the_retention_on_its_own(settings, tmp_path):
+    """rag.gc.start_daily, as ui.app.launch starts it: a real store, an episode row whose audio copy is a file."""
+    import time
+
+    from rag.audit import read
+    from rag.gc import start_daily
+    from rag.schema import Episode
+    from rag.store import Store
+
+    store = Store(settings)
+    audio = tmp_path / "data" / "audio" / "e1.wav"
+    audio.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(JFK if JFK.exists() else __file__, audio)
+    store.put_episode(Episode(id="e1", title="old talk", source="talk.wav", status="ready", audio_path=str(audio)))
+    assert start_daily(settings, lambda: store, first_after_s=0) is None  # no retention set: no thread
+
+    s = settings.model_copy(update={"retention": settings.retention.model_copy(update={"audio_days": 0})})
+    stop = start_daily(s, lambda: store, first_after_s=0, interval_s=3600)
+    try:
+        deadline = time.monotonic() + 30  # the audit line is written last
+        while not [e for e in read(s) if e["what"] == "gc audio"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+    assert [e["episode"] for e in read(s) if e["what"] == "gc audio"] == ["e1"]
+    assert not audio.exists() and store.get_episode("e1").audio_path is None
