@@ -123,6 +123,14 @@ def statement(settings) -> list[Role]:
     if roles[1].where == THIS_MACHINE:  # name the models that do the work
         roles[1] = Role("answers", THIS_MACHINE, False, f"mlx backend, model {task_model(settings, 'answer')}")
         roles[2] = Role("summaries", THIS_MACHINE, False, f"mlx backend, model {task_model(settings, 'summary')}")
+    if settings.allow_downloads:
+        import os
+
+        from rag.audit import host_of
+
+        hub = host_of(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+        roles.append(Role("model downloads", hub, True,
+                          "a model named by hub id and not on disk is downloaded (allow_downloads); packs never are"))
     if llm.base_url and roles[1].where == THIS_MACHINE:
         roles.append(_server("audio questions", "an episode's audio (ask --audio) to the Voxtral server",
                              llm.base_url))

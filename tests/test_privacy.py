@@ -237,3 +237,25 @@ def test_the_server_applies_the_retention_on_its_own(settings, tmp_path):
         stop.set()
     assert [e["episode"] for e in read(s) if e["what"] == "gc audio"] == ["e1"]
     assert not audio.exists() and store.get_episode("e1").audio_path is None
+
+
+def test_deleting_a_conversation_is_audited_without_its_words(settings):
+    from rag.audit import audit_path, read
+    from rag.chats import Chats
+    from rag.store import Store
+
+    chats = Chats(Store(settings))
+    conv = chats.new("What did the surgeon say about the biopsy?")
+    assert read(settings) == []  # keeping a conversation is not an event
+    chats.delete(conv.id)
+    (event,) = read(settings)
+    assert (event["what"], event["role"], event["conversation"]) == ("delete", "conversation", conv.id)
+    assert "biopsy" not in audit_path(settings).read_text()
+
+
+def test_downloads_allowed_are_named(settings):
+    from rag.privacy import statement
+
+    s = settings.model_copy(update={"allow_downloads": True})
+    assert next(r for r in statement(s) if r.role == "model downloads").where == "huggingface.co"
+    assert "model downloads" not in {r.role for r in statement(settings)}
