@@ -22,6 +22,8 @@ from typing import Any, Iterator
 
 
 FILE = "audit.jsonl"
+MAX_BYTES = 16 << 20  # then it is rotated once (audit.jsonl.1)
+LINE_BYTES = 1024  # generous: a line is ~250 bytes
 _lock = threading.Lock()
 
 
@@ -38,12 +40,18 @@ def audit_path(settings) -> Path:
 
 
 def record(settings, what: str, **fields: Any) -> dict:
-    """Append one event (`what`: "remote call", "delete", "gc audio", …) with the time; returns it."""
+    """Append one event (`what`: "remote call", "delete", "gc audio", …) with the time; returns it.
+    A log past MAX_BYTES becomes `audit.jsonl.1` (the one before that is dropped) and a new one starts."""
     event = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "what": what, **fields}
     line = json.dumps(event, ensure_ascii=False, default=str) + "\n"
     path = audit_path(settings)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
     with _lock:
+        try:
+            if path.stat().st_size >= MAX_BYTES:
+                os.replace(path, _older(path))
+        except FileNotFoundError:
+            pass
         fd = os.open(path, flags, 0o600)
         try:
             os.write(fd, line.encode("utf-8"))
@@ -52,19 +60,45 @@ def record(settings, what: str, **fields: Any) -> dict:
     return event
 
 
+def _older(path: Path) -> Path:
+    return path.with_name(path.name + ".1")
+
+
 def read(settings, limit: int | None = None) -> list[dict]:
-    """The events, newest first (`limit` of them); a line that is not JSON is skipped."""
+    """The events, newest first (`limit` of them: only the end of the log is read); a line that is not JSON
+    (a write cut short) is skipped."""
     path = audit_path(settings)
+    events: list[dict] = []
+    for f in (path, _older(path)):
+        if limit and len(events) >= limit:
+            break
+        events += _tail(f, limit - len(events) if limit else None)
+    return events[:limit] if limit else events
+
+
+def _tail(path: Path, limit: int | None) -> list[dict]:
+    """The last `limit` events of one file, newest first."""
     if not path.exists():
         return []
-    events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        start = max(0, size - limit * LINE_BYTES) if limit else 0
+        f.seek(start)
+        data = f.read()
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if start > 0:
+        lines = lines[1:]  # the first one may be cut
+    out = []
+    for line in reversed(lines):
         try:
-            events.append(json.loads(line))
+            out.append(json.loads(line))
         except ValueError:
             continue
-    events.reverse()
-    return events[:limit] if limit else events
+        if limit and len(out) >= limit:
+            break
+    if limit and len(out) < limit and start > 0:  # lines longer than we guessed: read it all
+        return _tail(path, None)[:limit]
+    return out
 
 
 def host_of(url: str) -> str:

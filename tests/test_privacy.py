@@ -149,6 +149,10 @@ def test_doctor_exits_nonzero_with_one_line_for_an_unreachable_server(settings, 
     assert len(new) == 1 and f"127.0.0.1:{port}" in new[0] and "unreachable" in new[0]
     assert "llm.base_url" in new[0] and "\n" not in new[0]
     assert after["servers"][0]["reachable"] is False
+    from rag.audit import read
+
+    (call,) = [e for e in read(settings) if e["what"] == "remote call"]  # doctor's failed request, logged
+    assert (call["role"], call["host"], call["status"]) == ("doctor", f"127.0.0.1:{port}", "failed (ConnectError)")
     assert after["privacy"]["answers"] == f"127.0.0.1:{port} (this machine)"
 
 
@@ -209,6 +213,9 @@ def test_gc_with_zero_days_removes_audio_and_keeps_the_text_searchable(jfk_libra
     assert _cli("audit", "--json", "--limit", "1") == 0
     (last,) = json.loads(capsys.readouterr().out)
     assert last["what"] == "delete" and last["episode"] == episode_id
+    assert _cli("audit") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t")[1:3] == ["delete", "library"] and "gc audio" in lines[1]
 
 
 def test_the_server_applies_the_retention_on_its_own(settings, tmp_path):
@@ -259,3 +266,25 @@ def test_downloads_allowed_are_named(settings):
     s = settings.model_copy(update={"allow_downloads": True})
     assert next(r for r in statement(s) if r.role == "model downloads").where == "huggingface.co"
     assert "model downloads" not in {r.role for r in statement(settings)}
+
+
+def test_the_log_reads_newest_first_and_rotates(settings, monkeypatch):
+    import rag.audit as audit
+
+    for i in range(30):
+        audit.record(settings, "remote call", role="llm", n=i)
+    assert [e["n"] for e in audit.read(settings, limit=3)] == [29, 28, 27]
+    assert audit.audit_path(settings).stat().st_size > 2 * audit.LINE_BYTES  # so this reads only the end:
+    assert [e["n"] for e in audit.read(settings, limit=1)] == [29]
+    assert [e["n"] for e in audit.read(settings)] == list(range(29, -1, -1))
+    monkeypatch.setattr(audit, "MAX_BYTES", 2000)  # past it: the log moves to audit.jsonl.1, a new one starts
+    audit.record(settings, "delete", episode="e1")
+    assert audit_files(settings) == ["audit.jsonl", "audit.jsonl.1"]
+    assert [e.get("n", "e1") for e in audit.read(settings, limit=3)] == ["e1", 29, 28]  # across both files
+    assert len(audit.read(settings)) == 31
+
+
+def audit_files(settings) -> list[str]:
+    from rag.audit import audit_path
+
+    return sorted(p.name for p in audit_path(settings).parent.glob("audit.jsonl*"))
