@@ -62,6 +62,10 @@ def test_remote_llm_is_named_by_the_app_and_doctor(settings, monkeypatch):
     assert "answers → gpu-box.example:8080" in note and "transcription" in note
     assert ["answers", "gpu-box.example:8080", "yes"] == tables["privacy-roles"]["data"][1][:3]
     assert "secret" not in page  # a password in the URL is never shown
+    api = next(f.fn for f in demo.fns.values() if f.api_name == "privacy")  # the app's /privacy endpoint
+    out = api(limit=5)
+    assert {r["role"]: r["where"] for r in out["roles"]}["answers"] == "gpu-box.example:8080"
+    assert out["summary"] in note and out["audit"] == []
 
 
 def test_object_storage_library_names_its_endpoint(settings):
