@@ -91,8 +91,11 @@ class Chats:
         return self.save(conv.model_copy(update=update))
 
     def delete(self, ref: str) -> Conversation:
+        from rag.audit import record
+
         conv = self.get(ref)
         self._table().delete(f"id = {_sql(conv.id)}")
+        record(self.store.settings, "delete", role="conversation", conversation=conv.id, turns=len(conv.turns))
         return conv
 
 

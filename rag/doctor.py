@@ -114,7 +114,24 @@ def collect(quick: bool = False) -> tuple[dict, list[str], list[str]]:
                 problems.append(str(exc))
         report["models"][role] = entry
     report["packs"] = _packs(s.models_path, problems)
+    _privacy(s, report, problems, warnings)
     return report, problems, warnings
+
+
+def _privacy(s, report: dict, problems: list[str], warnings: list[str]) -> None:
+    """Where each role's data goes (rag.privacy), and every configured server checked (rag.remote_check)."""
+    from rag.audit import audit_path
+    from rag.privacy import remotes, statement
+    from rag.remote_check import check
+
+    report["privacy"] = {r.role: r.where for r in statement(s)}
+    report["audit_log"] = str(audit_path(s))
+    report["servers"] = []
+    for remote in remotes(s):
+        entry, problem, warning = check(remote, s)
+        report["servers"].append(entry)
+        problems += [problem] if problem else []
+        warnings += [warning] if warning else []
 
 
 def _packs(models_path: Path, problems: list[str]) -> dict[str, str]:

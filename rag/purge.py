@@ -77,13 +77,16 @@ def _finish(store, row: dict) -> None:
     with store.writing():
         store._table(EPISODES).delete(f"id = {_sql(episode_id)}")
     words = _words(" ".join(s.text for s in store.segments(episode_id)))
-    delete_files(store.settings, episode_id, row.get("audio_path"), words)
+    removed = delete_files(store.settings, episode_id, row.get("audio_path"), words)
     store.delete_episode(episode_id)
     from rag.edit import forget_episode
 
     forget_episode(store, episode_id)  # the originals kept for undoing its segment edits
     with store.writing():
         store._table(PENDING).delete(f"episode_id = {_sql(episode_id)}")
+    from rag.audit import record
+
+    record(store.settings, "delete", role="library", episode=episode_id, files_removed=len(removed))
 
 
 def delete_files(settings, episode_id: str, audio_path: str | None, words: set[str]) -> list[str]:

@@ -116,6 +116,14 @@ class DiarizeSettings(BaseModel):
     match: float = 0.8
 
 
+class RetentionSettings(BaseModel):
+    """How long the library keeps things (`audiorag gc` applies it; docs/privacy.md). `audio_days`: the library's
+    copy of an episode's audio (and cached uploads of it) is deleted this many days after the episode was added;
+    its transcript stays searchable and citable, without playback. None: kept until the episode is deleted."""
+
+    audio_days: float | None = Field(default=None, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AUDIORAG_",
@@ -132,6 +140,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     diarize: DiarizeSettings = Field(default_factory=DiarizeSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     # For s3:// (gs://, az://) data dirs, as LanceDB names them: aws_access_key_id, aws_secret_access_key,
     # aws_endpoint, aws_region, allow_http, … (env: AUDIORAG_STORAGE_OPTIONS='{"aws_endpoint": "…"}').
     storage_options: dict[str, str | bool | int | float] = Field(default_factory=dict)

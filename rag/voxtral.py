@@ -64,6 +64,7 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
 
     from ingest.asr.openai import wav_bytes
     from ingest.decode import SAMPLE_RATE, decode
+    from rag.audit import openai_client
     from rag.settings import api_root, get_settings
     from rag.storage import local_copy
 
@@ -94,7 +95,7 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
     start, end = audio_window(duration, center, max_s)
     wav = wav_bytes(audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)])
     base_url = api_root(settings.llm.base_url)
-    client = openai.OpenAI(base_url=base_url, api_key=settings.llm.api_key or "not-needed", timeout=600.0,
+    client = openai_client(settings, "audio questions", base_url, settings.llm.api_key, timeout=600.0,
                            max_retries=2)
     try:
         resp = client.chat.completions.create(**build_request(question, wav, settings.llm.remote_model, max_tokens))

@@ -141,6 +141,17 @@ def register_models_and_bench(backend: Backend, heavy: dict) -> None:
         return {"roles": backend.models(), "packs": packs}
 
     @friendly
+    def privacy(limit: int = 100) -> dict:
+        """Where each role's data goes ({role, where, remote, detail}; rag.privacy), the page's one-line summary,
+        and the newest `limit` audit-log events (remote calls and deletions: when, host, bytes; never content)."""
+        from rag.audit import read
+        from rag.privacy import sentence, statement
+
+        settings = backend.settings
+        return {"roles": [r.to_dict() for r in statement(settings)], "summary": sentence(settings),
+                "audit": read(settings, limit=max(1, int(limit)))}
+
+    @friendly
     def set_llm(model: str) -> dict:
         """Switch the server's LLM (a pack name, local folder or hub id) for later answers and summaries."""
         return backend.set_llm(model)
@@ -170,6 +181,7 @@ def register_models_and_bench(backend: Backend, heavy: dict) -> None:
 
     gr.api(models, api_name="models")
     gr.api(set_llm, api_name="set_llm")
+    gr.api(privacy, api_name="privacy")
     gr.api(bench_runs, api_name="bench_runs")
     gr.api(bench_rows, api_name="bench_rows")
     gr.api(run_bench, api_name="run_bench", **heavy)

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import gradio as gr
 from starlette.middleware import Middleware
 
+from rag.gc import start_daily
 from rag.private import data_root, private_dir
 from ui import ask_tab, bench_tab, chats_tab, compare_tab, episode_tab, library_tab, render, settings_tab
 from ui.backend import Backend
@@ -236,6 +237,7 @@ def launch(demo: gr.Blocks | None = None, *, settings=None, host: str = "127.0.0
     _use_library_upload_cache(backend.settings)
     # Open the library while the server starts, so the first page load does not wait for it.
     threading.Thread(target=_warm, args=(backend,), name="open library", daemon=True).start()
+    demo.retention = start_daily(backend.settings, lambda: backend.store)  # type: ignore[attr-defined]  # rag.gc
     demo.queue(default_concurrency_limit=concurrency, max_size=64)
     return demo.launch(prevent_thread_lock=prevent_thread_lock,
                        **launch_kwargs(demo, host=host, port=port, auth=auth, quiet=quiet))

@@ -21,6 +21,14 @@ def failure_line(row: dict) -> str:
     return f"{row['name']}: {reason[:1].upper()}{reason[1:]}"
 
 
+def upload_note(settings) -> str:
+    """The line under the upload button: the size limit, and truthfully what leaves this machine (rag.privacy)."""
+    from rag.privacy import sentence
+
+    return (f"Up to {settings.max_upload_mb} MB per file. Files are copied into the library. {sentence(settings)} "
+            "(Settings tab: who does what, and the audit log.)")
+
+
 def layout(backend) -> SimpleNamespace:
     with gr.Tab("Library", id="library", elem_id="tab-library"):
         with gr.Row():
@@ -30,8 +38,7 @@ def layout(backend) -> SimpleNamespace:
             with gr.Column(scale=1):
                 enhance = gr.Checkbox(False, label="Clean up text with the LLM (slower)", elem_id="enhance")
                 ingest_btn = gr.Button("Add to library", variant="primary", elem_id="ingest-btn")
-                gr.Markdown(f"Up to {backend.settings.max_upload_mb} MB per file. Files are copied into "
-                            "the library folder; nothing leaves this machine.", elem_classes="small")
+                gr.Markdown(upload_note(backend.settings), elem_classes="small", elem_id="privacy-line")
         progress = gr.HTML("", elem_id="ingest-progress")
         status = gr.Markdown("Loading the library…", elem_id="lib-status")
         episodes = gr.Dataframe(headers=render.EPISODE_COLUMNS, value=[], interactive=False, label="Episodes",

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from rag.schema import AnswerSettings
+from ui.errors import friendly
 
 MODES = [("Automatic (the mode measured right for the model)", ""),
          ("Hybrid: a short checked model answer, then transcript quotes", "hybrid"),
@@ -21,7 +22,7 @@ FIELDS = ("mode", "k", "temperature", "top_p", "top_k", "max_tokens", "system_pr
 
 def layout(backend) -> SimpleNamespace:
     d = AnswerSettings()
-    with gr.Tab("Settings", id="settings", elem_id="tab-settings"):
+    with gr.Tab("Settings", id="settings", elem_id="tab-settings") as tab:
         gr.Markdown("#### Answer settings\nUsed for the next question and kept with its conversation (reopening "
                     "a conversation brings its settings back). Model choice and the rest are also flags of "
                     "`audiorag ask` and `audiorag chat`.")
@@ -41,11 +42,44 @@ def layout(backend) -> SimpleNamespace:
         system_prompt = gr.Textbox(label="System prompt (empty: the measured answer prompt)", lines=3,
                                    elem_id="set-system-prompt", placeholder="e.g. Answer in one short sentence.")
         reset = gr.Button("Reset to defaults", size="sm", elem_id="set-reset")
+        gr.Markdown("#### Privacy\nWhere each job runs, from the configuration (`audiorag doctor` says the same), "
+                    "and the audit log: every call to a server and every deletion — when, which host, how many "
+                    "bytes, never the content (`audiorag audit`).")
+        where = gr.Dataframe(headers=PRIVACY_COLUMNS, value=privacy_rows(backend.settings), interactive=False,
+                             label="Who does what", elem_id="privacy-roles", wrap=True)
+        audit = gr.Dataframe(headers=AUDIT_COLUMNS, value=[], interactive=False, label="Audit log (newest first)",
+                             elem_id="audit-log", wrap=True)
     ns = SimpleNamespace(mode=mode, k=k, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
                          system_prompt=system_prompt, model=model, reset=reset)
     ns.inputs = [getattr(ns, f) for f in FIELDS]
     reset.click(lambda: values(AnswerSettings()), None, ns.inputs, api_visibility="private")
+    tab.select(friendly(lambda: (privacy_rows(backend.settings), audit_rows(backend.settings))), None,
+               [where, audit], api_visibility="private")  # fresh each time the tab is opened
+    ns.privacy, ns.audit = where, audit
     return ns
+
+
+PRIVACY_COLUMNS = ["role", "where", "leaves this machine", "how"]
+AUDIT_COLUMNS = ["time", "what", "role", "host", "bytes sent", "bytes received", "status", "details"]
+AUDIT_FIELDS = ("time", "what", "role", "host", "sent", "received", "status")
+
+
+def privacy_rows(settings) -> list[list]:
+    from rag.privacy import statement
+
+    return [[r.role, r.where, "yes" if r.remote else "no", r.detail] for r in statement(settings)]
+
+
+def audit_rows(settings, limit: int = 200) -> list[list]:
+    """The newest audit events as table rows (rag.audit); fields other than the usual ones go to "details"."""
+    from rag.audit import read
+
+    rows = []
+    for e in read(settings, limit=limit):
+        details = ", ".join(f"{k} {v}" for k, v in e.items() if k not in AUDIT_FIELDS)
+        rows.append([str(e.get("time", ""))[:19].replace("T", " "), *[e.get(k, "") for k in AUDIT_FIELDS[1:]],
+                     details])
+    return rows
 
 
 def to_opts(*vals) -> AnswerSettings:

@@ -184,7 +184,8 @@ class OpenAIWhisper:
 
     def __init__(self, settings):
         import httpx
-        import openai
+
+        from rag.audit import openai_client
 
         asr = settings.asr
         if not asr.base_url:
@@ -196,9 +197,8 @@ class OpenAIWhisper:
         self.model_name = f"openai:{self.remote_model}"
         self.max_samples = max_piece_samples(asr.max_upload_mb, asr.max_piece_s)
         self.fallback_enabled = asr.fallback
-        self.client = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=asr.api_key or "not-needed",
+        self.client = openai_client(
+            settings, "transcription", self.base_url, asr.api_key,
             timeout=httpx.Timeout(asr.timeout, connect=min(10.0, asr.timeout)),
             max_retries=max(0, asr.retries),
         )

@@ -35,8 +35,10 @@ command("summarize", "write summary, title, description, tags and chapters for e
 command("eval", "score spoken question answering against a manifest with gold time windows", "rag.query_commands", "add_eval", "run_eval")
 command("serve", "start the web app (Library, Episode, Ask, Search, Models, Benchmarks) on 127.0.0.1", "ui.serve")
 command("bench", "measure ASR, embeddings, search, LLM and ingest on this machine; keep the history", "rag.cli.bench")
-command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.cli.doctor")
+command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models, data dir and servers; say what leaves this machine", "rag.cli.doctor")
 command("models", "pull, list and verify model packs", "rag.cli.models")
+command("gc", "apply the retention settings: delete audio copies older than N days, keep transcripts", "rag.cli.gc")
+command("audit", "the audit log: every call to a server and every deletion (when, host, bytes; never content)", "rag.cli.audit")
 command("plugins", "list the backends installed for each role (ours and other packages')", "rag.cli.plugins")
 
 

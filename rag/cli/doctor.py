@@ -26,13 +26,17 @@ def run(args: argparse.Namespace) -> int:
         c = Console(soft_wrap=True)  # piped: whole lines, never wrapped at 80 columns
         c.print("[bold]audiorag doctor[/]")
         for key, value in report.items():
-            if key in ("problems", "warnings", "versions", "models", "packs"):
+            if key in ("problems", "warnings", "versions", "models", "packs", "privacy", "servers"):
                 continue
             c.print(f"  {key:32} {value}")
         c.print("  versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v))
         for role, entry in report["models"].items():
             c.print(f"  {role:6} {entry}")
         c.print("  packs: " + ", ".join(f"{k} ({v})" for k, v in report["packs"].items()))
+        c.print("  privacy: " + "; ".join(f"{k}: {v}" for k, v in report["privacy"].items()))
+        for srv in report["servers"]:
+            state = f"{srv['latency_ms']} ms" if srv.get("reachable") else f"unreachable ({srv.get('error')})"
+            c.print(f"  server {srv['purpose']}: {srv['url']} {state}")
         for w in warnings:
             c.print(f"[yellow]warning:[/] {w}")
         for p in problems:

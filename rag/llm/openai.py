@@ -27,13 +27,15 @@ class OpenAILLM(BaseLLM):
         timeout: float = 600.0,
         local_model: str | None = None,
     ):
-        import openai
+        from rag.audit import openai_client
+        from rag.settings import get_settings
 
         self.base_url = base_url
         self.model = model
         self.settings = settings
         self.local_model = local_model  # what to load if the server is unreachable (default: llm.model)
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1)
+        self.client = openai_client(settings or get_settings(), "llm", base_url, api_key, timeout=timeout,
+                                    max_retries=1)
         self.fallback = None  # the local LLM used when the server was unreachable at first use
         self._reached = False
 
