@@ -37,6 +37,7 @@ command("serve", "start the web app (Library, Episode, Ask, Search, Models, Benc
 command("bench", "measure ASR, embeddings, search, LLM and ingest on this machine; keep the history", "rag.cli.bench")
 command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models and data dir", "rag.cli.doctor")
 command("models", "pull, list and verify model packs", "rag.cli.models")
+command("vocab", "names and terms to spell as given: add, list, remove (library-wide or per episode)", "rag.cli.vocab")
 command("plugins", "list the backends installed for each role (ours and other packages')", "rag.cli.plugins")
 
 
