@@ -111,6 +111,16 @@ def test_vocab_add_list_remove(settings, tmp_path, capsys):
         assert err.startswith("error: ") and "\n" not in err
     store.delete_episode("ep1" * 8)  # an episode's list goes with it
     assert [e.word for e in vocab.entries(Store(settings))] == ["Rio Negro"]
+    other = str(tmp_path / "other")  # the settings flags, before the action or after it
+    assert main(["vocab", "--data-dir", other, "add", "Before"]) == 0
+    assert main(["vocab", "add", "After", "--data-dir", other]) == 0
+    capsys.readouterr()
+    assert main(["vocab", "list", "--json", "--data-dir", other]) == 0
+    assert [e["word"] for e in json.loads(capsys.readouterr().out)] == ["After", "Before"]
+    from rag.settings import set_settings
+
+    set_settings(settings)
+    assert [e.word for e in vocab.entries(Store(settings))] == ["Rio Negro"]
 
 
 # -- the acceptance line: real recordings, real Whisper, real library -----------------------------------------

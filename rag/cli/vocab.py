@@ -21,7 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from rag.cli import add_global_options
 
     for action in (a, ls, r):  # the settings flags after the action too: `vocab add Rollo --data-dir lib`
+        own = {x.dest for x in action._actions}
         add_global_options(action)
+        for x in action._actions:  # … without unsetting them when given before it (`vocab --data-dir lib add`)
+            if x.dest not in own:
+                x.default = argparse.SUPPRESS
 
 
 def run(args: argparse.Namespace) -> int:
