@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from rag import prompts
 from rag.schema import Transcript
@@ -61,12 +61,15 @@ def _norm_words(text: str) -> list[str]:
     return [w.lower().strip("'") for w in _WORD.findall(text)]
 
 
-def line_ok(raw: str, cleaned: str) -> bool:
-    """Cleaned text says the same words as the raw text, give or take fillers, punctuation and casing."""
+def line_ok(raw: str, cleaned: str, keep: frozenset[str] = frozenset()) -> bool:
+    """Cleaned text says the same words as the raw text, give or take fillers, punctuation and casing; a
+    vocabulary word of the raw text (`keep`, lower-case) must still be there as it was spelled."""
     if not cleaned.strip():
         return not raw.strip()
     rw, cw = _norm_words(raw), _norm_words(cleaned)
     raw_set, clean_set = set(rw), set(cw)
+    if (raw_set & keep) - clean_set:
+        return False
     new = [w for w in cw if w not in raw_set]
     if cw and len(new) / len(cw) > MAX_NEW_WORDS:
         return False
@@ -78,7 +81,8 @@ def line_ok(raw: str, cleaned: str) -> bool:
     return len(cw) <= len(rw) + 3
 
 
-def check_batch(batch: list[tuple[int, str]], output: str) -> tuple[list[str] | None, str]:
+def check_batch(batch: list[tuple[int, str]], output: str, keep: frozenset[str] = frozenset()
+                ) -> tuple[list[str] | None, str]:
     """The cleaned texts for `batch` (raw text where a line changed too much), or (None, why the batch is rejected)."""
     numbered, stray = parse_lines(output)
     want = [i for i, _ in batch]
@@ -95,14 +99,17 @@ def check_batch(batch: list[tuple[int, str]], output: str) -> tuple[list[str] | 
         return None, "segments reordered or repeated"
     texts = []
     for (_, raw), (_, cleaned) in zip(batch, numbered):
-        texts.append(cleaned if line_ok(raw, cleaned) else raw)
+        texts.append(cleaned if line_ok(raw, cleaned, keep) else raw)
     return texts, "ok"
 
 
 def enhance_transcript(transcript: Transcript, settings=None, *, llm=None, batch_size: int = 8,
-                       temperature: float = 0.0, progress: Callable[[int, int], None] = lambda done, total: None
-                       ) -> EnhanceResult:
-    """A copy of `transcript` with cleaned segment texts; ids, times and words unchanged."""
+                       temperature: float = 0.0, progress: Callable[[int, int], None] = lambda done, total: None,
+                       vocabulary: Iterable[str] = ()) -> EnhanceResult:
+    """A copy of `transcript` with cleaned segment texts; ids, times and words unchanged. A line that loses a
+    word of the `vocabulary` keeps its raw text (the model may "correct" a name it does not know), and the
+    vocabulary's casing is put back."""
+    keep = frozenset(w for entry in vocabulary for w in _norm_words(entry))
     if llm is None:
         from rag.llm import get_llm
 
@@ -120,25 +127,27 @@ def enhance_transcript(transcript: Transcript, settings=None, *, llm=None, batch
                                temperature=temperature, stop=["\n\n"])
         except Exception as exc:  # noqa: BLE001 — a failed call keeps the raw text, like a bad answer
             out, reason = None, f"LLM error: {exc}"
-        texts, reason = check_batch(batch, out) if out is not None else (None, reason)
+        texts, reason = check_batch(batch, out, keep) if out is not None else (None, reason)
         if texts is None:
             stats.rejected_batches += 1
             stats.reasons.append(f"segments {batch[0][0]}–{batch[-1][0]}: {reason}")
         else:
             stats.accepted_batches += 1
             for i, (raw_id, raw), new in zip(idx, batch, texts):
-                if new == raw and _changed_but_refused(raw, out, raw_id):
+                if new == raw and _changed_but_refused(raw, out, raw_id, keep):
                     stats.kept_raw += 1
                 elif new != raw:
                     stats.changed += 1
                     segments[i] = segments[i].model_copy(update={"text": new})
         progress(min(b + batch_size, len(todo)), len(todo))
-    return EnhanceResult(transcript.model_copy(update={"segments": segments}), stats)
+    from ingest.normalize import respell_transcript
+
+    return EnhanceResult(respell_transcript(transcript.model_copy(update={"segments": segments}), vocabulary), stats)
 
 
-def _changed_but_refused(raw: str, output: str, seg_id: int) -> bool:
+def _changed_but_refused(raw: str, output: str, seg_id: int, keep: frozenset[str] = frozenset()) -> bool:
     for i, text in parse_lines(output)[0]:
         if i == seg_id:
-            return text != raw and not line_ok(raw, text)
+            return text != raw and not line_ok(raw, text, keep)
     return False
 

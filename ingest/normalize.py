@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Iterable
 
 from rag.schema import Transcript
 from rag.textnorm import ends_sentence
@@ -56,8 +57,39 @@ def _capitalise(text: str) -> str:
     return text
 
 
-def normalize_transcript(transcript: Transcript) -> Transcript:
-    """A new Transcript with cleaned segment text; everything else identical.
+def _spelling(words: Iterable[str]) -> tuple[re.Pattern, dict[str, str]] | None:
+    spelled = {" ".join(w.split()).casefold(): " ".join(w.split()) for w in words if w.strip()}
+    if not spelled:
+        return None
+    alts = "|".join(r"\s+".join(map(re.escape, w.split())) for w in sorted(spelled, key=len, reverse=True))
+    return re.compile(rf"(?<![\w'-])(?:{alts})(?![\w-])", re.IGNORECASE), spelled
+
+
+def respell(text: str, words: Iterable[str]) -> str:
+    """The vocabulary's spellings kept: a word written with other case ("rollo", "SOLIMOES") as the entry is
+    ("Rollo", "Solimoes"). Whole words only ("Rollover" stays)."""
+    found = _spelling(words)
+    if found is None:
+        return text
+    pattern, spelled = found
+    return pattern.sub(lambda m: spelled.get(" ".join(m.group(0).split()).casefold(), m.group(0)), text)
+
+
+def respell_transcript(transcript: Transcript, words: Iterable[str]) -> Transcript:
+    """respell() on every segment's text and on its word list (single-word entries)."""
+    words = list(words)
+    if not words:
+        return transcript
+    segments = []
+    for seg in transcript.segments:
+        timed = [w.model_copy(update={"word": respell(w.word, words)}) for w in seg.words]
+        segments.append(seg.model_copy(update={"text": respell(seg.text, words), "words": timed}))
+    return transcript.model_copy(update={"segments": segments})
+
+
+def normalize_transcript(transcript: Transcript, vocabulary: Iterable[str] = ()) -> Transcript:
+    """A new Transcript with cleaned segment text; everything else identical. The `vocabulary`'s spellings are
+    kept (respell), also where a capital was added.
 
     A segment's first letter is capitalised when it starts a sentence: the first segment, or one after a segment
     that ended with . ! ? or …. Whisper often splits mid-sentence, and "And then / we went" must stay lower-case.
@@ -71,4 +103,4 @@ def normalize_transcript(transcript: Transcript) -> Transcript:
         if text:
             sentence_start = ends_sentence(text)
         segments.append(seg.model_copy(update={"text": text}, deep=True))
-    return transcript.model_copy(update={"segments": segments})
+    return respell_transcript(transcript.model_copy(update={"segments": segments}), vocabulary)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
 
+from rag import vocab
 from rag.errors import AudioragError, display
 from rag.schema import Episode, Transcript
 
@@ -59,8 +60,6 @@ class IngestError(AudioragError, RuntimeError):
 def _not_a_transcript(path: Path) -> str | None:
     """Why a JSON file found in a folder is not a transcript (its real error), or None when it is shaped like one
     (the import then judges its content) or cannot be judged here (too big, unreadable: the import says why)."""
-    import json
-
     from ingest.transcripts import TranscriptError, read_transcript_text, whisper_shape
     from rag.settings import get_settings
 
@@ -220,10 +219,10 @@ class Pipeline:
         return self._embedder
 
     def transcript_for(self, item: Item, language: str | None, stages: dict, on_stage: StageCallback,
-                       notes: list[str]):
+                       notes: list[str], vocabulary: list[str] = ()):
         """The timed transcript of an item, validated (rag.schema.validate_transcript), the audio duration when
         known, and the recording's diarization (None for imports or when off). What the caller should be told (a
-        truncated recording) is appended to `notes`."""
+        truncated recording) is appended to `notes`. Whisper is prompted with the `vocabulary` (rag/vocab.py)."""
         from ingest.budget import budget
         from rag.schema import validate_transcript
 
@@ -242,12 +241,12 @@ class Pipeline:
         duration = len(audio) / 16000
         on_stage("transcribe", 0.1)
         t0 = time.perf_counter()
-        from ingest.asr import reporting
+        from ingest.asr import prompting, reporting
 
         def heard(seconds: float) -> None:  # 10 % → 60 % of the file's bar while its audio is transcribed
             on_stage("transcribe", 0.1 + 0.5 * min(1.0, seconds / duration) if duration else 0.1)
 
-        with budget(limits.transcribe_timeout_s, "ingest.transcribe_timeout_s"), reporting(heard):
+        with budget(limits.transcribe_timeout_s, "ingest.transcribe_timeout_s"), reporting(heard), prompting(vocabulary):
             transcript = self.asr.transcribe(audio, language=language, word_timestamps=True)
         stages["transcribe"] = time.perf_counter() - t0
         if not transcript.text:
@@ -320,9 +319,10 @@ class Pipeline:
                     res.status, res.title, res.duration = "unchanged", existing.title, existing.duration
                     res.reason = "already in the library with the same settings"
                     return res
-                transcript, duration, diarization = self.transcript_for(item, language, stages, on_stage, notes)
+                words = vocab.words_for(self.store, episode_id)  # the episode's vocabulary, then the library's
+                transcript, duration, diarization = self.transcript_for(item, language, stages, on_stage, notes, words)
                 res.title = self._index(item, transcript, duration, episode_id, key, existing, enhance, stages,
-                                        on_stage, diarization)
+                                        on_stage, diarization, words)
             res.status, res.duration = "ingested", duration
             res.reason = "; ".join(notes) or None
             on_stage("done", 1.0)
@@ -338,18 +338,18 @@ class Pipeline:
 
     def _index(self, item: Item, transcript: Transcript, duration: float | None, episode_id: str, key: str,
                existing: Episode | None, enhance: bool, stages: dict, on_stage: StageCallback,
-               diarization=None) -> str:
+               diarization=None, vocabulary: list[str] = ()) -> str:
         """Clean, chunk, embed and store a validated transcript as one ready episode; returns its title."""
         from ingest.budget import budget, check
         from ingest.normalize import normalize_transcript
 
-        transcript = normalize_transcript(transcript)
+        transcript = normalize_transcript(transcript, vocabulary)
         if enhance:
             on_stage("enhance", 0.6)
             t0 = time.perf_counter()
             from ingest.enhance import enhance_transcript
 
-            transcript = enhance_transcript(transcript, settings=self.settings).transcript
+            transcript = enhance_transcript(transcript, settings=self.settings, vocabulary=vocabulary).transcript
             stages["enhance"] = time.perf_counter() - t0
 
         on_stage("chunk", 0.7)

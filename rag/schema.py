@@ -158,6 +158,15 @@ class Speaker(BaseModel):
     engine: str = ""
 
 
+class VocabEntry(BaseModel):
+    """A spelling to keep (rag/vocab.py): a name or term Whisper should write this way, for the whole library
+    (`episode_id` None) or for one episode."""
+
+    word: str
+    episode_id: str | None = None
+    added: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
 class Span(BaseModel):
     """The words that answer, picked out of a cited passage: `text == citations[citation].text[start:end]`."""
 

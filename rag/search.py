@@ -61,12 +61,13 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
-def overlap(query: str, text: str) -> float:
-    """Fraction of the query's distinct content terms that occur in `text` (0 when the query has none)."""
+def overlap(query: str, text: str, heard: dict[str, str] | None = None) -> float:
+    """Fraction of the query's distinct content terms that occur in `text` (0 when the query has none). `heard`
+    maps a mis-hearing's term to the vocabulary term it stands for (rag/expand.py): "rolo" counts as "rollo"."""
     q = set(content_terms(query))
     if not q:
         return 0.0
-    return len(q & set(content_terms(text))) / len(q)
+    return len(q & {(heard or {}).get(t, t) for t in content_terms(text)}) / len(q)
 
 
 @dataclass
@@ -142,7 +143,8 @@ def candidate_units(segments: list[Segment]) -> list[list[Segment]]:
     return units
 
 
-def rank_units(query: str, qvec, units: list[list[Segment]], unit_vecs) -> list[tuple[float, float, float, list[Segment]]]:
+def rank_units(query: str, qvec, units: list[list[Segment]], unit_vecs,
+               heard: dict[str, str] | None = None) -> list[tuple[float, float, float, list[Segment]]]:
     """(score, cosine, overlap, unit) for each unit, best first."""
     import numpy as np
 
@@ -150,7 +152,7 @@ def rank_units(query: str, qvec, units: list[list[Segment]], unit_vecs) -> list[
     out = []
     for unit, c in zip(units, cos):
         text = " ".join(s.text.strip() for s in unit)
-        lex = overlap(query, text)
+        lex = overlap(query, text, heard)
         score = passage_score(c, lex) - (PAIR_MARGIN if len(unit) > 1 else 0.0)
         out.append((score, c, lex, unit))
     out.sort(key=lambda t: -t[0])
@@ -240,6 +242,17 @@ def speaker_episode_ids(store, speaker: str, ids: list[str] | None) -> list[str]
     return [i for i in (ids if ids is not None else sorted(found)) if i in found]
 
 
+def fts_query(query: str, store) -> tuple[str, dict[str, str]]:
+    """What the full-text side searches: plain words (quotes, colons or question marks mean syntax to the FTS
+    parser), and for a vocabulary word the library's mis-hearings of it (rag/expand.py); with {mis-hearing's
+    term: the vocabulary term} for ranking."""
+    from rag.expand import misheard
+
+    expanded = misheard(words(query), store, STOPWORDS)
+    heard = {stem(w): stem(term) for term, ws in expanded.items() for w in ws}
+    return " ".join(words(query) + [w for ws in expanded.values() for w in ws]), heard
+
+
 class SearchError(AudioragError, RuntimeError):
     """A search the user asked for that cannot run (unknown episode, bad filter); one line."""
 
@@ -272,8 +285,8 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
     qvec = embedder.embed([query])[0]
     # A speaker's segments are a part of each chunk: look at more chunks to find as many of theirs.
     n_chunks = chunks or max(k, 6) * (3 if speaker else 1)
-    # The full-text side gets plain words: quotes, colons or question marks mean syntax to the FTS parser.
-    hits = store.hybrid_search(" ".join(words(query)), qvec, n_chunks, episode_ids=ids)
+    fts, heard = fts_query(query, store)
+    hits = store.hybrid_search(fts, qvec, n_chunks, episode_ids=ids)
     if not hits:
         return SearchResult(query, [], [])
 
@@ -292,7 +305,8 @@ def search(query: str, *, k: int = 5, episode: str | None = None, tags: list[str
     texts = list(dict.fromkeys(" ".join(s.text.strip() for s in u) for _, _, u in units))
     vecs = embedder.embed(texts)
     vec_of = dict(zip(texts, vecs))
-    ranked = rank_units(query, qvec, [u for _, _, u in units], [vec_of[" ".join(s.text.strip() for s in u)] for _, _, u in units])
+    ranked = rank_units(query, qvec, [u for _, _, u in units],
+                        [vec_of[" ".join(s.text.strip() for s in u)] for _, _, u in units], heard)
     origin = {id(u): (rank, hit) for rank, hit, u in units}
 
     single = {(origin[id(u)][1].episode_id, u[0].id): sc for sc, _, _, u in ranked if len(u) == 1}

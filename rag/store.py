@@ -31,6 +31,8 @@ from rag.tables import (  # noqa: F401  (re-exported: the tables as data live in
     CHUNKS,
     MIGRATIONS_TABLE,
     SPEAKERS,
+    VOCABULARY,
+    EPISODE_VOCABULARY,
     PENDING,
     LOCKED_TABLES,
     META_MODEL,
@@ -40,6 +42,7 @@ from rag.tables import (  # noqa: F401  (re-exported: the tables as data live in
     episodes_schema,
     segments_schema,
     speakers_schema,
+    vocabulary_schema,
     _fields,
     _from_row,
     _in,
@@ -127,6 +130,13 @@ def m004_speakers(store: "Store") -> None:
         segments.add_columns({"overlap": "CAST(false AS BOOLEAN)"})
         store._tables.pop(SEGMENTS, None)
     store.db.create_table(SPEAKERS, schema=speakers_schema(), exist_ok=True)
+
+
+@migration
+def m005_vocabulary(store: "Store") -> None:
+    """The vocabulary: spellings ingest passes to Whisper and search expands (rag/vocab.py)."""
+    store.db.create_table(VOCABULARY, schema=vocabulary_schema(False), exist_ok=True)
+    store.db.create_table(EPISODE_VOCABULARY, schema=vocabulary_schema(True), exist_ok=True)
 
 
 # -- the store ------------------------------------------------------------------------------------------------
@@ -360,6 +370,7 @@ class Store:
                 self._chunks().delete(where)
             self._table(SEGMENTS).delete(where)
             self._table(SPEAKERS).delete(where)
+            self._table(EPISODE_VOCABULARY).delete(where)
         return ep.audio_path if ep is not None else None
 
     # upkeep (rag.purge: deletes and the record of those in progress; rag.optimize: compaction and pruning)

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Iterable
 from pydantic import BaseModel
 
 from rag.errors import StoreError
-from rag.schema import Chunk, Episode, Segment, Speaker
+from rag.schema import Chunk, Episode, Segment, Speaker, VocabEntry
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 EPISODES, SEGMENTS, CHUNKS, MIGRATIONS_TABLE = "episodes", "segments", "chunks", "_migrations"
 SPEAKERS = "speakers"  # one row per (episode, diarized voice): name and voice embedding (rag/voices.py)
+VOCABULARY, EPISODE_VOCABULARY = "vocabulary", "episode_vocabulary"  # spellings to keep (rag/vocab.py)
 PENDING = "_pending_deletes"  # deletes that were asked for and are not finished yet (see rag.purge)
 LOCKED_TABLES = (EPISODES, SEGMENTS, CHUNKS, PENDING)  # every write to these holds the library lock (Store.writing)
 META_MODEL, META_DIM = b"embedding_model", b"embedding_dim"
@@ -68,6 +69,13 @@ def speakers_schema() -> "pa.Schema":
     import pyarrow as pa
 
     return pa.schema(_fields(Speaker))
+
+
+def vocabulary_schema(per_episode: bool) -> "pa.Schema":
+    """The library-wide list has no episode_id column (so the orphan sweep of rag.optimize leaves it alone)."""
+    import pyarrow as pa
+
+    return pa.schema([f for f in _fields(VocabEntry) if per_episode or f.name != "episode_id"])
 
 
 def segments_schema() -> "pa.Schema":

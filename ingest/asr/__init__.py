@@ -18,8 +18,11 @@ from ingest.asr.base import (  # noqa: F401  (re-exported: the ASR vocabulary in
     check_audio,
     heard,
     model_folder,
+    prompting,
     reporting,
     resolve_folder,
+    vocabulary,
+    vocabulary_prompt,
     words_in_order,
 )
 from rag import plugins

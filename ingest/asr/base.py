@@ -39,6 +39,42 @@ def heard(seconds: float) -> None:
         callback(float(seconds))
 
 
+# What Whisper is given of the vocabulary at most: its prompt holds 223 tokens, and the text before each window
+# needs room too.
+PROMPT_CHARS = 400
+_vocabulary: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("vocabulary", default=())
+
+
+@contextlib.contextmanager
+def prompting(words: list[str] | tuple[str, ...]):
+    """While the block runs, backends that can be told how to spell names read them through vocabulary(): the
+    episode's vocabulary (rag/vocab.py). A context variable like `reporting`, so a plugin backend that knows
+    nothing of it keeps working. The first words that fit in PROMPT_CHARS (put an episode's own first)."""
+    kept, used = [], 0
+    for w in words:
+        used += len(w) + 2
+        if used > PROMPT_CHARS:
+            break
+        kept.append(w)
+    token = _vocabulary.set(tuple(kept))
+    try:
+        yield
+    finally:
+        _vocabulary.reset(token)
+
+
+def vocabulary() -> tuple[str, ...]:
+    """The spellings to give Whisper now (empty outside `prompting`)."""
+    return _vocabulary.get()
+
+
+def vocabulary_prompt() -> str | None:
+    """The vocabulary as Whisper's initial prompt: "Rollo, Davies." (None when there is none). A plain list
+    worked better than "Glossary: …" with tiny.en (docs/vocabulary.md)."""
+    words = vocabulary()
+    return ", ".join(words) + "." if words else None
+
+
 @runtime_checkable
 class AsrBackend(Protocol):
     name: str  # "mlx" | "ctranslate2" | "openai"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.asr.base import SAMPLE_RATE, check_audio, resolve_folder, words_in_order
+from ingest.asr.base import SAMPLE_RATE, check_audio, resolve_folder, vocabulary, vocabulary_prompt, words_in_order
 from rag.schema import Segment, Transcript, Word
 
 
@@ -50,12 +50,17 @@ class CTranslate2Whisper:
             return self._transcribe(audio, language, word_timestamps)
 
     def _transcribe(self, audio: np.ndarray, language: str | None, word_timestamps: bool) -> Transcript:
+        # The vocabulary both as hotwords (in every window's prompt) and as the initial prompt: together they
+        # spelled all the test names right, either alone missed some (docs/vocabulary.md).
+        words = vocabulary()
         segments_iter, info = self.model.transcribe(
             audio,
             language=language,
             beam_size=self.beam_size,
             word_timestamps=word_timestamps,
             vad_filter=False,
+            hotwords=" ".join(words) or None,
+            initial_prompt=vocabulary_prompt(),
         )
         from ingest.asr.base import heard
         from ingest.budget import check

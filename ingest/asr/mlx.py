@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.asr.base import SAMPLE_RATE, check_audio, resolve_folder, words_in_order
+from ingest.asr.base import SAMPLE_RATE, check_audio, resolve_folder, vocabulary_prompt, words_in_order
 from rag.schema import Segment, Transcript, Word
 
 _LOCK = threading.Lock()  # mlx_whisper.transcribe's ModelHolder is process-global
@@ -88,6 +88,7 @@ class MlxWhisper:
                 fp16=self.dtype_name == "float16",
                 word_timestamps=word_timestamps,
                 language=language,
+                initial_prompt=vocabulary_prompt(),  # the vocabulary (mlx-whisper has no hotwords)
                 verbose=None,
             )
         return to_transcript(result, self.model_name, len(audio) / SAMPLE_RATE, word_timestamps)

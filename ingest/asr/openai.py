@@ -30,7 +30,7 @@ import wave
 
 import numpy as np
 
-from ingest.asr.base import SAMPLE_RATE, check_audio, words_in_order
+from ingest.asr.base import SAMPLE_RATE, check_audio, vocabulary_prompt, words_in_order
 from rag.models import ModelError
 from rag.schema import Segment, Transcript, Word
 from rag.settings import api_root
@@ -226,6 +226,7 @@ class OpenAIWhisper:
                     model=self.remote_model,
                     response_format="verbose_json",
                     language=language or openai.omit,
+                    prompt=vocabulary_prompt() or openai.omit,  # the vocabulary, as OpenAI's API takes it
                     **self._form(word_timestamps),
                 )
             except openai.APIConnectionError as exc:  # refused, reset, DNS, timeout — after the retries
