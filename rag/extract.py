@@ -125,19 +125,18 @@ def _is_time(tok: Tok) -> bool:
     return bool(re.fullmatch(r"1\d{3}s?|20\d{2}s?|\d{3}", low)) or low in MONTHS or low in TIME_WORDS or low in ORDINALS
 
 
-def _is_name(tok: Tok, i: int, toks: list[Tok], text: str, loose: bool = False) -> bool:
+def _is_name(tok: Tok, i: int, toks: list[Tok], text: str) -> bool:
     if not tok.text[:1].isupper() or tok.low in STOPWORDS or tok.low in MONTHS or tok.low in WEEKDAYS:
         return False  # "on the 14th of December": a month is a time, not who
     sentence_start = i == 0 or re.search(r"[.!?]\s*$", text[:tok.start])
-    if not sentence_start or loose:
+    if not sentence_start:
         return True
     # a capitalised first word is a name only when the next word is one too ("Marie Curie was …")
     return i + 1 < len(toks) and toks[i + 1].text[:1].isupper() and toks[i + 1].low not in STOPWORDS
 
 
-def candidates(text: str, kind: str, question: str = "", loose: bool = False) -> list[tuple[int, int]]:
-    """Token index ranges [a, b) in `text` that could answer a question of `kind` (empty for "other"). `loose`:
-    a capitalised word that starts a sentence may be a name too ("Amundsen also was the first …")."""
+def candidates(text: str, kind: str, question: str = "") -> list[tuple[int, int]]:
+    """Token index ranges [a, b) in `text` that could answer a question of `kind` (empty for "other")."""
     qterms = set(content_terms(question))
     toks = tokens(text)
     if kind == "other":
@@ -147,7 +146,7 @@ def candidates(text: str, kind: str, question: str = "", loose: bool = False) ->
     elif kind == "time":
         hit = [_is_time(t) or _is_number(t) for t in toks]
     else:  # person, place
-        hit = [_is_name(t, i, toks, text, loose) for i, t in enumerate(toks)]
+        hit = [_is_name(t, i, toks, text) for i, t in enumerate(toks)]
         # "Charles the Simple", "Ptolemy the Fifth", "Francisco de Orellana": join names across a small word
         for i in range(1, len(toks) - 1):
             if not hit[i] and hit[i - 1] and hit[i + 1] and toks[i].low in {"the", "de", "of", "du", "von", "van", "la"}:
@@ -212,14 +211,8 @@ def pick_span(question: str, text: str) -> SpanPick | None:
     matched = _matched(toks, question)
     anchor = (sum(matched) / len(matched)) if matched else 0.0
     if kind != "other":
-        asked = re.sub(r"[^a-z0-9]", "", question.lower())
-
-        def new_runs(loose: bool) -> list[tuple[int, int]]:  # not the question's own words ("North West Passage")
-            return [(a, b) for a, b in candidates(text, kind, question, loose)
-                    if not all(toks[k].low in STOPWORDS or stem(toks[k].low) in qterms for k in range(a, b))
-                    and re.sub(r"[^a-z0-9]", "", text[toks[a].start:toks[b - 1].end].lower()) not in asked]
-
-        runs = new_runs(False) or (new_runs(True) if kind == "person" else [])
+        runs = [(a, b) for a, b in candidates(text, kind, question)
+                if not all(toks[k].low in STOPWORDS or stem(toks[k].low) in qterms for k in range(a, b))]
         if not runs:
             return None
         def after_prep(r: tuple[int, int]) -> bool:  # a place is said after in/at/near ("near Rome")
