@@ -19,8 +19,8 @@ def command(name: str, help: str, impl: str, add: str = "add_arguments", run: st
     COMMANDS[name] = (help, f"{impl}:{add}", f"{impl}:{run}")
 
 
-command("ingest", "transcribe and index recordings or transcripts (files or folders)", "ingest.commands", "add_ingest", "run_ingest")
-command("transcribe", "transcribe one file to json, srt, vtt or txt (no indexing)", "ingest.commands", "add_transcribe", "run_transcribe")
+command("ingest", "transcribe and index recordings or transcripts (files or folders)", "rag.cli.ingest")
+command("transcribe", "transcribe one file to json, srt, vtt or txt (no indexing)", "rag.cli.transcribe")
 command("list", "list the episodes in the library", "rag.library", "add_list", "run_list")
 command("export", "export an episode's transcript as srt, vtt, json or md", "rag.library", "add_export", "run_export")
 command("delete", "delete episodes: rows, vectors, audio copy, exports and uploads together", "rag.library", "add_delete", "run_delete")
