@@ -15,17 +15,15 @@ library of their own (`--library isolated`: `<data dir>/eval/<name>`; `cache`: o
 - answers_with_repeats: answers that show a sentence or a moment's link twice (rag.answer.repeats); must be 0.
 
 One CSV row per metric is appended to `<data dir>/bench/eval.csv` (timestamp, machine, versions, backend, model,
-metric, value) and a table is printed.
+metric, value); `audiorag eval` (rag/cli/eval.py) prints them as a table.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import platform
 import re
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -252,57 +250,23 @@ def csv_rows(m: dict[str, float], settings, name: str, mode: str) -> list[dict]:
              "metric": f"{name}/{mode}/{k}", "value": round(v, 4)} for k, v in m.items()]
 
 
-# -- CLI ----------------------------------------------------------------------------------------------------------------
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("manifest", help="spoken-QA manifest (JSON): episodes, questions, gold time windows")
-    p.add_argument("--mode", action="append", choices=["hybrid", "extractive", "generative"],
-                   help="answer mode to score (repeatable; default: the configured LLM's default mode)")
-    p.add_argument("--tolerance", type=float, default=2.0, help="seconds a cited start may lie outside the gold window")
-    p.add_argument("--library", choices=["isolated", "cache", "current"], default="isolated",
-                   help="isolated (default): a library of its own under <data dir>/eval/; cache: one per machine "
-                        "(and ASR/embedding model) in the user cache dir; current: the configured one")
-    p.add_argument("--split", choices=["dev", "test", "all"], default="all",
-                   help="only the questions of this split (choose settings on dev, report test)")
-    p.add_argument("--limit", type=int, help="only the first N questions")
-    p.add_argument("--json", action="store_true", help="print metrics and per-question results as JSON")
+def evaluate_modes(manifest: str | Path, modes: list[str], *, settings, tolerance: float = 2.0,
+                   library: str = "isolated", limit: int | None = None, split: str = "all",
+                   progress=print) -> tuple[str, dict]:
+    """`evaluate` once per answer mode (one answering LLM loaded for all), each mode's metrics appended to the CSV
+    history: (manifest name, {mode: {"metrics", "results"}})."""
+    name = load_manifest(manifest)[0]
+    llm = None
+    out = {}
+    for mode in modes:
+        if llm is None and mode != "extractive":
+            from rag.llm import get_task_llm
 
-
-def run(args: argparse.Namespace) -> int:
-    from rag.answer import default_mode
-    from rag.settings import get_settings
-
-    settings = get_settings()
-    modes = args.mode or [default_mode(settings)]
-    log = (lambda m: print(m, file=sys.stderr))
-    all_out = {}
-    try:
-        name = load_manifest(args.manifest)[0]
-        llm = None
-        for mode in modes:
-            if llm is None and mode != "extractive":
-                from rag.llm import get_task_llm
-
-                llm = get_task_llm(settings, "answer")
-            m, results = evaluate(args.manifest, settings=settings, mode=mode, tolerance=args.tolerance,
-                                  library=args.library, limit=args.limit, split=args.split, progress=log, llm=llm)
-            tag = name if args.split == "all" else f"{name}:{args.split}"
-            path = write_csv(csv_rows(m, settings, tag, mode), settings)
-            all_out[mode] = {"metrics": m, "results": [r.__dict__ for r in results]}
-            log(f"appended {len(m)} rows to {path}")
-    except EvalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        from rag.cli import print_json
-
-        print_json(all_out)
-        return 0
-    from rag.answer import answer_model_name
-    from rag.table import show_table
-
-    keys = list(next(iter(all_out.values()))["metrics"])
-    show_table(("metric", *modes),
-               ([k, *[f"{all_out[mode]['metrics'].get(k, float('nan')):.3f}" for mode in modes]] for k in keys),
-               title=f"eval: {name} (tolerance ±{args.tolerance:g} s, answering LLM {answer_model_name(settings)})",
-               right=modes)
-    return 0
+            llm = get_task_llm(settings, "answer")
+        m, results = evaluate(manifest, settings=settings, mode=mode, tolerance=tolerance, library=library,
+                              limit=limit, split=split, progress=progress, llm=llm)
+        tag = name if split == "all" else f"{name}:{split}"
+        path = write_csv(csv_rows(m, settings, tag, mode), settings)
+        out[mode] = {"metrics": m, "results": [r.__dict__ for r in results]}
+        progress(f"appended {len(m)} rows to {path}")
+    return name, out

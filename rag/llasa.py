@@ -1,4 +1,4 @@
-"""`llasa-cli`: the Llasa seed scripts' flags, on this project's code.
+"""The text tasks behind `llasa-cli` (the Llasa seed scripts' flags; rag/cli/llasa.py parses them).
 
 Read this first: HKUST-Audio's Llasa-3B is a *text-to-speech* model (Llama-3.2 fine-tuned to emit XCodec2 speech
 tokens). It cannot answer, summarise or clean up text, so every text task here runs on a configurable mlx-lm
@@ -8,207 +8,66 @@ MLX folder, or a hub id with downloads allowed). The flags are kept so the old s
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
-import sys
 from pathlib import Path
+from typing import Iterator
 
 import rag  # noqa: F401  (BLAS preload before anything imports MLX)
 
-DESCRIPTION = (
-    "Text tasks with a local instruct LLM, using the flags of the Llasa seed scripts. Note: HKUST-Audio's Llasa-3B "
-    "is a text-to-speech model (it turns text into speech tokens) and cannot do text work; the tasks below run on "
-    "an mlx-lm instruct model (default: the smollm2-135m-instruct pack; --model picks another pack, a local MLX "
-    "folder, or a hub id when AUDIORAG_ALLOW_DOWNLOADS=1)."
-)
 
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="llasa-cli", description=DESCRIPTION)
-    task = p.add_mutually_exclusive_group()
-    task.add_argument("--prompt", help="generate a reply to this prompt and print it (streamed)")
-    task.add_argument("--chat", action="store_true", help="interactive chat with the LLM (/reset, /quit)")
-    task.add_argument("--enhance-transcript", metavar="FILE",
-                      help="clean punctuation, casing and fillers of a transcript (Whisper JSON, SRT, VTT, txt); "
-                           "segment ids and times are kept")
-    task.add_argument("--batch-enhance", nargs="+", metavar="GLOB", help="enhance every transcript matching the globs")
-    task.add_argument("--task", choices=["describe-audio"],
-                      help="describe-audio: title, description, summary, tags and chapters from --transcript")
-    p.add_argument("--transcript", metavar="FILE", help="the transcript for --task describe-audio")
-    p.add_argument("--output", "-o", metavar="FILE",
-                   help="write the result here (format from the extension: .json, .srt, .vtt, .txt, .md)")
-    p.add_argument("--output-dir", metavar="DIR", help="folder for --batch-enhance results")
-    p.add_argument("--model", help="LLM: pack name, local MLX folder, or hub id (default: the configured LLM)")
-    p.add_argument("--backend", choices=["auto", "mlx", "openai"], help="LLM backend (default: the configured one)")
-    p.add_argument("--max-tokens", type=int, default=256, help="most tokens to generate (--prompt/--chat)")
-    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
-    return p
-
-
-def _llm(args):
+def get_text_llm(model: str | None = None, backend: str | None = None):
     from rag.llm import get_llm
 
-    return get_llm(model=args.model, backend=args.backend)
+    return get_llm(model=model, backend=backend)
 
 
-def _stream(llm, messages, args) -> str:
-    out = []
-    for tok in llm.stream(messages, max_tokens=args.max_tokens, temperature=args.temperature, stop=None):
-        sys.stdout.write(tok)
-        sys.stdout.flush()
-        out.append(tok)
-    sys.stdout.write("\n")
-    return "".join(out)
+def reply_tokens(llm, messages: list[dict], max_tokens: int, temperature: float) -> Iterator[str]:
+    yield from llm.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=None)
 
 
-def run_prompt(args) -> int:
-    from rag import prompts
-
-    llm = _llm(args)
-    _stream(llm, [{"role": "system", "content": prompts.CHAT_SYSTEM}, {"role": "user", "content": args.prompt}], args)
-    return 0
-
-
-def run_chat(args) -> int:
-    from rag import prompts
-
-    llm = _llm(args)
-    try:
-        import readline  # noqa: F401  (line editing for input())
-    except ImportError:
-        pass
-    history = [{"role": "system", "content": prompts.CHAT_SYSTEM}]
-    print("Chat with the LLM (no library). /reset clears, /quit or Ctrl-D leaves.", file=sys.stderr)
-    while True:
-        try:
-            line = input("you> ").strip()
-        except EOFError:
-            print(file=sys.stderr)
-            return 0
-        if not line:
-            continue
-        if line in ("/quit", "/exit", "/q"):
-            return 0
-        if line == "/reset":
-            history = history[:1]
-            continue
-        history.append({"role": "user", "content": line})
-        reply = _stream(llm, history, args)
-        history.append({"role": "assistant", "content": reply.strip()})
-
-
-def _load(path: Path):
+def load_file(path: Path):
+    """A transcript file (Whisper JSON, SRT, VTT, txt) as a normalized Transcript."""
     from ingest.normalize import normalize_transcript
     from ingest.transcripts import load_transcript
 
     return normalize_transcript(load_transcript(path))
 
 
-def _write(transcript, output: Path | None, default_format: str = "json") -> None:
+def transcript_text(transcript, output: Path | None, default_format: str = "json") -> str:
+    """The transcript written in the format `output`'s extension names (else `default_format`), newline-ended."""
     from ingest.writers import get_writer
-    from rag.cli import emit
 
     fmt = (output.suffix.lstrip(".").lower() if output is not None and output.suffix else default_format)
     text = get_writer(fmt).write(transcript)
-    emit(text if text.endswith("\n") else text + "\n", str(output) if output is not None else None)
+    return text if text.endswith("\n") else text + "\n"
 
 
-def _enhance(path: Path, llm, args):
+def enhance_file(path: Path, llm, temperature: float = 0.0):
+    """ingest.enhance's EnhanceResult for a transcript file (the cleaned transcript and its stats)."""
     from ingest.enhance import enhance_transcript
 
-    res = enhance_transcript(_load(path), llm=llm, temperature=args.temperature)
-    st = res.stats
-    print(f"{path.name}: {st.segments} segments, {st.changed} cleaned, {st.accepted_batches}/{st.batches} batches "
-          f"accepted" + (f", {st.kept_raw} lines kept raw" if st.kept_raw else ""), file=sys.stderr)
-    for reason in st.reasons:
-        print(f"  rejected {reason}", file=sys.stderr)
-    return res.transcript
+    return enhance_transcript(load_file(path), llm=llm, temperature=temperature)
 
 
-def run_enhance(args) -> int:
-    path = Path(args.enhance_transcript)
-    if not path.exists():
-        print(f"error: {path}: file not found", file=sys.stderr)
-        return 1
-    transcript = _enhance(path, _llm(args), args)
-    _write(transcript, Path(args.output) if args.output else None)
-    return 0
-
-
-def run_batch(args) -> int:
-    if not args.output_dir:
-        print("error: --batch-enhance needs --output-dir DIR", file=sys.stderr)
-        return 2
+def match_files(patterns: list[str]) -> tuple[list[Path], list[str]]:
+    """The files the globs match, each once, in order; and the patterns that matched nothing."""
     files: list[Path] = []
-    for pattern in args.batch_enhance:
+    unmatched = []
+    for pattern in patterns:
         matched = sorted(glob.glob(pattern, recursive=True)) or ([pattern] if Path(pattern).exists() else [])
         if not matched:
-            print(f"warning: nothing matches {pattern}", file=sys.stderr)
+            unmatched.append(pattern)
         files += [Path(m) for m in matched if Path(m).is_file()]
-    files = list(dict.fromkeys(files))
-    if not files:
-        print("error: no transcript files matched", file=sys.stderr)
-        return 1
-    out_dir = Path(args.output_dir)
-    llm = _llm(args)
-    failed = 0
-    for f in files:
-        try:
-            transcript = _enhance(f, llm, args)
-            _write(transcript, out_dir / f"{f.stem}.json")
-        except Exception as exc:  # noqa: BLE001 — one bad file never stops the batch
-            failed += 1
-            print(f"error: {f}: {exc}", file=sys.stderr)
-    print(f"{len(files) - failed}/{len(files)} transcripts enhanced into {out_dir}", file=sys.stderr)
-    return 1 if failed else 0
+    return list(dict.fromkeys(files)), unmatched
 
 
-def run_describe(args) -> int:
-    from rag.summarize import SummarizeError, describe
-
-    if not args.transcript:
-        print("error: --task describe-audio needs --transcript FILE", file=sys.stderr)
-        return 2
-    path = Path(args.transcript)
-    if not path.exists():
-        print(f"error: {path}: file not found", file=sys.stderr)
-        return 1
-    transcript = _load(path)
-    try:
-        meta = describe(transcript.segments, transcript.duration, llm=_llm(args),
-                        progress=lambda m: print(m, file=sys.stderr))
-    except SummarizeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    data = meta.model_dump()
-    if args.output and Path(args.output).suffix.lower() == ".md":
+def describe_text(meta, markdown: bool) -> str:
+    """EpisodeMeta as Markdown (title, description, summary, tags, chapters) or as JSON."""
+    if markdown:
         from rag.schema import format_ts
 
-        text = (f"# {meta.title}\n\n{meta.description}\n\n## Summary\n\n{meta.summary}\n\n"
+        return (f"# {meta.title}\n\n{meta.description}\n\n## Summary\n\n{meta.summary}\n\n"
                 f"Tags: {', '.join(meta.tags)}\n\n## Chapters\n\n"
                 + "".join(f"- {format_ts(c.start)} {c.title}\n" for c in meta.chapters))
-    else:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    from rag.cli import emit
-
-    emit(text, args.output)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from rag.cli import guarded
-
-    run = (run_prompt if args.prompt is not None else run_chat if args.chat else
-           run_enhance if args.enhance_transcript else run_batch if args.batch_enhance else
-           run_describe if args.task == "describe-audio" else None)
-    if run is None:
-        parser.print_help()
-        return 0
-    return guarded(lambda: run(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return json.dumps(meta.model_dump(), indent=2, ensure_ascii=False) + "\n"

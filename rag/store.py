@@ -13,18 +13,19 @@ delete-then-add would leave between its two commits.
 The chunks table remembers the embedding model (as configured) and its dimension in its schema metadata; using
 the table with another model raises `EmbeddingMismatch` instead of comparing unrelated vectors.
 
-Schema changes are migrations: a plain list of functions, each applied once per library and recorded by name in a
-tiny `_migrations` table (the way simonw/llm does it).
+Schema changes are migrations (rag/migrations.py); the searches over the chunks table are rag/store_search.py's,
+which `Store` inherits.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rag.errors import StoreError  # noqa: F401  (re-exported)
-from rag.schema import Chunk, Episode, SearchHit, Segment
+from rag.migrations import MIGRATIONS, apply_migrations, migration, pending_schema  # noqa: F401  (re-exported)
+from rag.schema import Chunk, Episode, Segment
+from rag.store_search import StoreSearch
 from rag.tables import (  # noqa: F401  (re-exported: the tables as data live in rag/tables.py)
     EPISODES,
     SEGMENTS,
@@ -61,88 +62,10 @@ class EmbeddingMismatch(StoreError):
     """The vectors in the library were made by another embedding model than the one configured."""
 
 
-# -- migrations -----------------------------------------------------------------------------------------------
-
-Migration = Callable[["Store"], None]
-MIGRATIONS: list[Migration] = []
-
-
-def migration(fn: Migration) -> Migration:
-    """Register a schema change. Append only; never rename or reorder one that has shipped."""
-    MIGRATIONS.append(fn)
-    return fn
-
-
-@migration
-def m001_create_tables(store: "Store") -> None:
-    # The chunks table is created with the first vectors, when the embedding dimension is known.
-    store.db.create_table(EPISODES, schema=episodes_schema(), exist_ok=True)
-    store.db.create_table(SEGMENTS, schema=segments_schema(), exist_ok=True)
-
-
-@migration
-def m002_fail_impossible_times(store: "Store") -> None:
-    """Episodes an older version stored with NaN, infinite, negative or reversed times (it had no validator) are
-    marked failed, so list, export, search and the app never meet them; `ingest --force` redoes one."""
-    for episode_id in _episodes_with_bad_times(store):
-        ep = store.get_episode(episode_id)
-        if ep is not None:
-            duration = ep.duration if ep.duration is not None and math.isfinite(ep.duration) else None
-            store.put_episode(ep.model_copy(update={"status": "failed", "duration": duration}))
-
-
-def _episodes_with_bad_times(store: "Store") -> set[str]:
-    import pyarrow.compute as pc
-
-    def bad_time(col) -> "pa.Array":  # NaN, ±inf or negative; a null (unknown) is fine
-        return pc.fill_null(pc.or_(pc.invert(pc.is_finite(col)), pc.less(col, 0.0)), False)
-
-    episodes = store._table(EPISODES).search().select(["id", "duration"]).limit(None).to_arrow()
-    bad = set(episodes.filter(bad_time(episodes["duration"]))["id"].to_pylist())
-    segments = store._table(SEGMENTS)
-    rows = segments.search().select(["episode_id", "start", "end"]).limit(None).to_arrow()
-    reversed_ = pc.fill_null(pc.less(rows["end"], rows["start"]), False)
-    broken = pc.or_(pc.or_(bad_time(rows["start"]), bad_time(rows["end"])), reversed_)
-    bad.update(rows.filter(broken)["episode_id"].to_pylist())
-    words = "words LIKE '%: NaN%' OR words LIKE '%: Infinity%' OR words LIKE '%: -Infinity%'"
-    bad.update(r["episode_id"] for r in segments.search().where(words).select(["episode_id"]).limit(None).to_list())
-    return bad
-
-
-def pending_schema() -> "pa.Schema":
-    import pyarrow as pa
-
-    return pa.schema([pa.field("episode_id", pa.string()), pa.field("audio_path", pa.string()),
-                      pa.field("title", pa.string()), pa.field("requested", pa.timestamp("us", tz="UTC"))])
-
-
-@migration
-def m003_pending_deletes(store: "Store") -> None:
-    store.db.create_table(PENDING, schema=pending_schema(), exist_ok=True)
-
-
-@migration
-def m004_speakers(store: "Store") -> None:
-    """Speakers: segments gain `overlap` (False for what was stored before), and a speakers table holds each
-    episode's voices. Older episodes keep their segments; `audiorag reindex --diarize` adds speakers to them."""
-    segments = store._table(SEGMENTS)
-    if "overlap" not in segments.schema.names:
-        segments.add_columns({"overlap": "CAST(false AS BOOLEAN)"})
-        store._tables.pop(SEGMENTS, None)
-    store.db.create_table(SPEAKERS, schema=speakers_schema(), exist_ok=True)
-
-
-@migration
-def m005_vocabulary(store: "Store") -> None:
-    """The vocabulary: spellings ingest passes to Whisper and search expands (rag/vocab.py)."""
-    store.db.create_table(VOCABULARY, schema=vocabulary_schema(False), exist_ok=True)
-    store.db.create_table(EPISODE_VOCABULARY, schema=vocabulary_schema(True), exist_ok=True)
-
-
 # -- the store ------------------------------------------------------------------------------------------------
 
 
-class Store:
+class Store(StoreSearch):
     def __init__(self, settings: "Settings | None" = None, embedder: Any = None) -> None:
         """Open (or create) the library. With `embedder`, check now that the vectors were made by it."""
         import lancedb
@@ -193,27 +116,8 @@ class Store:
         return self._table(CHUNKS) if self._has(CHUNKS) else None
 
     def migrate(self) -> list[str]:
-        """Apply the migrations this library has not seen yet; returns their names."""
-        import pyarrow as pa
-
-        from rag.locks import schema_lock
-
-        schema = pa.schema([pa.field("name", pa.string()), pa.field("applied", pa.timestamp("us", tz="UTC"))])
-        if MIGRATIONS_TABLE in self._table_names():  # the common case, without waiting for the lock
-            done = {r["name"] for r in self._table(MIGRATIONS_TABLE).search().select(["name"]).limit(None).to_list()}
-            if all(fn.__name__ in done for fn in MIGRATIONS):
-                return []
-        with schema_lock(self.settings):
-            table = self.db.create_table(MIGRATIONS_TABLE, schema=schema, exist_ok=True)
-            done = {r["name"] for r in table.search().select(["name"]).limit(None).to_list()}
-            applied = []
-            for fn in MIGRATIONS:
-                if fn.__name__ in done:
-                    continue
-                fn(self)
-                table.add([{"name": fn.__name__, "applied": datetime.now(timezone.utc)}])
-                applied.append(fn.__name__)
-            return applied
+        """Apply the migrations (rag.migrations) this library has not seen yet; returns their names."""
+        return apply_migrations(self, MIGRATIONS)
 
     # embedding metadata
     def embedding_info(self) -> tuple[str, int] | None:
@@ -453,72 +357,6 @@ class Store:
             "segments": self._table(SEGMENTS).count_rows(),
             "chunks": chunks.count_rows() if chunks is not None else 0,
         }
-
-    # search
-    def _visible(self, episode_ids: Iterable[str] | None) -> dict[str, str]:
-        """{id: title} of the ready episodes a search may return (within `episode_ids` when given)."""
-        rows = self._table(EPISODES).search().where("status = 'ready'").select(["id", "title"]).limit(None).to_list()
-        titles = {r["id"]: r["title"] for r in rows}
-        if episode_ids is not None:
-            wanted = set(episode_ids)
-            titles = {k: v for k, v in titles.items() if k in wanted}
-        return titles
-
-    def _hits(self, rows: list[dict], titles: dict[str, str], score: Callable[[dict], float]) -> list[SearchHit]:
-        return [
-            SearchHit(chunk_id=r["id"], episode_id=r["episode_id"], title=titles.get(r["episode_id"], ""),
-                      start=r["start"], end=r["end"], text=r["text"], score=float(score(r)),
-                      segment_ids=list(r.get("segment_ids") or []))
-            for r in rows if r["episode_id"] in titles
-        ]
-
-    def _vector(self, vec) -> list[float]:
-        import numpy as np
-
-        v = np.asarray(vec, dtype=np.float32).reshape(-1)
-        self.check_embedding(len(v))
-        return v.tolist()
-
-    _COLS = ["id", "episode_id", "start", "end", "text", "segment_ids"]
-
-    def vector_search(self, vec, k: int = 10, episode_ids: Iterable[str] | None = None) -> list[SearchHit]:
-        """Nearest chunks by cosine similarity (score = 1 − cosine distance)."""
-        table = self._chunks()
-        titles = self._visible(episode_ids)
-        if table is None or not titles or k <= 0:
-            return []
-        v = self._vector(vec)
-        rows = (table.search(v, query_type="vector").distance_type("cosine")
-                .where(_in("episode_id", titles), prefilter=True).select([*self._COLS, "_distance"])
-                .limit(k).to_list())
-        return self._hits(rows, titles, lambda r: 1.0 - r["_distance"])
-
-    def text_search(self, q: str, k: int = 10, episode_ids: Iterable[str] | None = None) -> list[SearchHit]:
-        """BM25 full-text search over chunk text (stemmed, stop words removed)."""
-        table = self._chunks()
-        titles = self._visible(episode_ids)
-        if table is None or not titles or k <= 0 or not q.strip():
-            return []
-        rows = (table.search(q, query_type="fts", fts_columns="text")
-                .where(_in("episode_id", titles), prefilter=True).select([*self._COLS, "_score"])
-                .limit(k).to_list())
-        return self._hits(rows, titles, lambda r: r["_score"])
-
-    def hybrid_search(self, q: str, vec, k: int = 10, episode_ids: Iterable[str] | None = None) -> list[SearchHit]:
-        """Vector and full-text results fused by reciprocal rank (LanceDB's RRFReranker)."""
-        from lancedb.rerankers import RRFReranker
-
-        if not q.strip():
-            return self.vector_search(vec, k, episode_ids)
-        table = self._chunks()
-        titles = self._visible(episode_ids)
-        if table is None or not titles or k <= 0:
-            return []
-        v = self._vector(vec)
-        rows = (table.search(query_type="hybrid", fts_columns="text").vector(v).text(q).distance_type("cosine")
-                .where(_in("episode_id", titles), prefilter=True)  # no select(): it warns in hybrid mode
-                .rerank(RRFReranker()).limit(k).to_list())
-        return self._hits(rows, titles, lambda r: r["_relevance_score"])
 
     # files beside the tables
     def audio_dir(self) -> str:

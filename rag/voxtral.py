@@ -15,13 +15,10 @@ that window.
 
 from __future__ import annotations
 
-import argparse
 import base64
-import sys
 
-from rag.errors import AudioragError, display
 from rag.models import ModelError
-from rag.schema import Answer, Citation, format_ts
+from rag.schema import Answer, Citation
 
 MAX_AUDIO_S = 1800.0
 PROMPT = ("{question}\n\nAnswer from this recording only, briefly. If the recording does not say, answer that "
@@ -109,21 +106,3 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
     citation = Citation(episode_id=ep.id, title=ep.title, start=start, end=end,
                         text=heard[:300] + ("…" if len(heard) > 300 else ""))
     return Answer(answer=text, abstained=not text, citations=[citation])
-
-
-def run_audio_ask(args: argparse.Namespace) -> int:
-    """The `audiorag ask --audio EPISODE "question"` command."""
-    try:
-        answer = ask_audio(args.audio, args.question)
-    except AudioragError as exc:  # the server, the episode or the library
-        print(f"error: {display(exc)}", file=sys.stderr)
-        return 1
-    if args.json:
-        from rag.cli import print_json
-
-        print_json(answer.to_dict())
-        return 0
-    print(answer.answer)
-    c = answer.citations[0]
-    print(f"\nHeard: {c.title}  {c.episode_id[:12]} {format_ts(c.start)}–{format_ts(c.end)}")
-    return 0

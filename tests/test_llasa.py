@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rag.llasa import build_parser, main
+from rag.cli.llasa import build_parser, main
 from rag.schema import EpisodeMeta
 
 WHISPER_JSON = {  # openai-whisper's output shape

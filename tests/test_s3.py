@@ -125,7 +125,6 @@ def test_ingest_ask_delete_on_s3(s3, pack, models_dir, tmp_path):
     from ingest.pipeline import Item, Pipeline
     from rag.answer import ask_sync
     from rag.library import delete_episode
-    from rag.query_commands import answer_json
     from rag.search import search
     from rag.settings import Settings, set_settings
     from rag.storage import local_copy
@@ -170,7 +169,7 @@ def test_ingest_ask_delete_on_s3(s3, pack, models_dir, tmp_path):
     local = Settings(data_dir=str(tmp_path / "local"), models_dir=str(models_dir), asr={"backend": "ctranslate2"})
     pipe = Pipeline(local)
     assert [pipe.ingest_item(Item(p, "audio", audio=p)).status for p in (JFK, LEOPARD)] == ["ingested"] * 2
-    assert answer_json(ask_sync(QUESTION, mode="extractive", settings=local, store=pipe.store)) == asked
+    assert ask_sync(QUESTION, mode="extractive", settings=local, store=pipe.store).to_dict() == asked
 
     # in this process: the store, playback copies, delete — all on S3
     remote = Settings(data_dir=data_dir, models_dir=str(models_dir), storage_options=options(s3),

@@ -89,3 +89,41 @@ def test_every_function_is_under_80_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
                 long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert long == []
+
+
+def _outside_cli(mods: dict[str, Path]) -> dict[str, Path]:
+    return {m: p for m, p in mods.items() if m != "rag.cli" and not m.startswith("rag.cli.")}
+
+
+def _calls_add_argument(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "add_argument"
+               for n in ast.walk(tree))
+
+
+def test_only_the_cli_package_parses_arguments():
+    """Command-line code lives in rag/cli/ (a module per verb); `audiorag serve`'s launcher keeps its own flags."""
+    mods = _outside_cli(_modules())
+    assert sorted(m for m, p in mods.items() if m != "ui.serve" and _calls_add_argument(p)) == []
+
+
+def test_nothing_outside_the_cli_package_imports_it():
+    """Logic modules return data; printing and parsing are the CLI's, so nothing below it reaches up to it."""
+    mods = _modules()
+    offenders = {m: sorted(d for d in _imports(p, mods) if d == "rag.cli" or d.startswith("rag.cli."))
+                 for m, p in _outside_cli(mods).items()}
+    assert {m: d for m, d in offenders.items() if d} == {}
+
+
+def test_the_cli_checks_see_what_they_look_for(tmp_path):
+    parser = tmp_path / "parser.py"
+    parser.write_text("def add(p):\n    g = p.add_argument_group('x')\n    g.add_argument('--flag')\n")
+    assert _calls_add_argument(parser)
+    plain = tmp_path / "plain.py"
+    plain.write_text("def add(p):\n    return p.add_argument_group('x')\n")
+    assert not _calls_add_argument(plain)
+    mods = {"rag.cli": plain, "rag.cli.options": plain, "rag.thing": plain}
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text("def f():\n    from rag.cli import print_json\n    from rag.cli.options import x\n")
+    assert _imports(lazy, mods) == {"rag.cli", "rag.cli.options"}
+    assert sorted(_outside_cli(mods)) == ["rag.thing"]

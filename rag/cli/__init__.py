@@ -19,20 +19,20 @@ def command(name: str, help: str, impl: str, add: str = "add_arguments", run: st
     COMMANDS[name] = (help, f"{impl}:{add}", f"{impl}:{run}")
 
 
-command("ingest", "transcribe and index recordings or transcripts (files or folders)", "ingest.commands", "add_ingest", "run_ingest")
-command("transcribe", "transcribe one file to json, srt, vtt or txt (no indexing)", "ingest.commands", "add_transcribe", "run_transcribe")
-command("list", "list the episodes in the library", "rag.library", "add_list", "run_list")
-command("export", "export an episode's transcript as srt, vtt, json or md", "rag.library", "add_export", "run_export")
-command("delete", "delete episodes: rows, vectors, audio copy, exports and uploads together", "rag.library", "add_delete", "run_delete")
+command("ingest", "transcribe and index recordings or transcripts (files or folders)", "rag.cli.ingest")
+command("transcribe", "transcribe one file to json, srt, vtt or txt (no indexing)", "rag.cli.transcribe")
+command("list", "list the episodes in the library", "rag.cli.list_episodes")
+command("export", "export an episode's transcript as srt, vtt, json or md", "rag.cli.export")
+command("delete", "delete episodes: rows, vectors, audio copy, exports and uploads together", "rag.cli.delete")
 command("optimize", "compact the library, prune old versions, sweep orphans; say what was freed", "rag.cli.optimize")
-command("reindex", "re-embed every episode with the configured embedding model", "rag.library", "add_reindex", "run_reindex")
-command("speakers", "list, rename and recognise an episode's speakers (--profiles: voices known across episodes)", "rag.speakers")
-command("search", "hybrid search: the best matching moments, with episode and time", "rag.query_commands", "add_search", "run_search")
-command("ask", "answer a question from the library, citing [Episode @ mm:ss]", "rag.query_commands", "add_ask", "run_ask")
-command("chat", "multi-turn questions about the library (follow-ups understood)", "rag.query_commands", "add_chat", "run_chat")
-command("chats", "list, export (md, json), rename or delete the conversations kept in the library", "rag.chat_commands")
-command("summarize", "write summary, title, description, tags and chapters for episodes", "rag.query_commands", "add_summarize", "run_summarize")
-command("eval", "score spoken question answering against a manifest with gold time windows", "rag.query_commands", "add_eval", "run_eval")
+command("reindex", "re-embed every episode with the configured embedding model", "rag.cli.reindex")
+command("speakers", "list, rename and recognise an episode's speakers (--profiles: voices known across episodes)", "rag.cli.speakers")
+command("search", "hybrid search: the best matching moments, with episode and time", "rag.cli.search")
+command("ask", "answer a question from the library, citing [Episode @ mm:ss]", "rag.cli.ask")
+command("chat", "multi-turn questions about the library (follow-ups understood)", "rag.cli.chat")
+command("chats", "list, export (md, json), rename or delete the conversations kept in the library", "rag.cli.chats")
+command("summarize", "write summary, title, description, tags and chapters for episodes", "rag.cli.summarize")
+command("eval", "score spoken question answering against a manifest with gold time windows", "rag.cli.eval")
 command("serve", "start the web app (Library, Episode, Ask, Search, Models, Benchmarks) on 127.0.0.1", "ui.serve")
 command("bench", "measure ASR, embeddings, search, LLM and ingest on this machine; keep the history", "rag.cli.bench")
 command("doctor", "check platform, MLX, BLAS speed, ffmpeg, models, data dir and servers; say what leaves this machine", "rag.cli.doctor")
@@ -107,6 +107,14 @@ def emit(text: str, output: str | None) -> None:
 
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+
+
+def find_episode(store, ref: str):
+    """The episode `ref` names (id, unique id prefix or title), or None after one `error:` line saying so."""
+    ep = store.find_episode(ref)
+    if ep is None:
+        print(f"error: no episode matches '{ref}' (see: audiorag list)", file=sys.stderr)
+    return ep
 
 
 def dash_paths(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:

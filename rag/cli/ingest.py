@@ -1,12 +1,15 @@
-"""`audiorag ingest` and `audiorag transcribe`."""
+"""`audiorag ingest PATH…`: a progress bar per file on stderr, then a summary table (or `--json`); the work is
+ingest.pipeline's."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from rag.cli.options import add_diarize_options
 
-def add_ingest(p: argparse.ArgumentParser) -> None:
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio/video files, transcripts (json/srt/vtt/txt) or folders")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--enhance", action="store_true", help="let the LLM clean punctuation, casing and fillers (timestamps kept)")
@@ -16,25 +19,14 @@ def add_ingest(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def add_diarize_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--diarize", choices=["auto", "on", "off"],
-                   help="label speakers: auto (default: when the engine is installed, counting the voices), on, off")
-    p.add_argument("--speakers", type=int, metavar="N", help="how many people speak, when known")
-
-
-def run_ingest(args: argparse.Namespace) -> int:
-    from rich.console import Console
+def _ingest_all(items, skipped, args, console) -> list:
+    """Every item through the pipeline, a line each as it finishes; the library optimized once if any changed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.text import Text
 
-    from ingest.pipeline import Pipeline, collect
+    from ingest.pipeline import Pipeline
 
-    console = Console(stderr=True)
-    items, skipped = collect(args.paths, recursive=args.recursive)
     results = list(skipped)
-    if not items and not skipped:
-        console.print("nothing to ingest")
-        return 1
     pipe = Pipeline()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False, disable=args.json and not console.is_terminal) as progress:
@@ -62,6 +54,20 @@ def run_ingest(args: argparse.Namespace) -> int:
         from rag.optimize import optimize_library
 
         optimize_library(pipe.store)
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ingest.pipeline import collect
+
+    console = Console(stderr=True)
+    items, skipped = collect(args.paths, recursive=args.recursive)
+    if not items and not skipped:
+        console.print("nothing to ingest")
+        return 1
+    results = _ingest_all(items, skipped, args, console)
     counts = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "skipped", "failed")}
     if args.json:
         from rag.cli import print_json
@@ -83,57 +89,4 @@ def run_ingest(args: argparse.Namespace) -> int:
             if r.status == "failed":
                 print(f"  {r.path}: {r.reason}", file=sys.stderr)
         return 1
-    return 0
-
-
-def add_transcribe(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="audio or video file")
-    p.add_argument("--format", "-f", choices=["json", "srt", "vtt", "txt"], default="txt")
-    p.add_argument("--output", "-o", help="write here instead of stdout")
-    p.add_argument("--language", help="spoken language code (default: detect)")
-    p.add_argument("--enhance", action="store_true", help="let the LLM clean punctuation, casing and fillers")
-    add_diarize_options(p)
-
-
-def run_transcribe(args: argparse.Namespace) -> int:
-    """The whisper-cli job. Errors (a bad file, an impossible ASR result) are one line, exit 1; a truncated
-    recording is transcribed, with one warning line saying so."""
-    from pathlib import Path
-
-    from ingest.decode import DecodeError, decode_noted
-    from ingest.writers import get_writer
-    from rag.errors import display
-    from rag.schema import InvalidTranscript, validate_transcript
-
-    try:
-        audio, note = decode_noted(Path(args.file))
-    except DecodeError as exc:
-        print(f"error: {display(exc)}", file=sys.stderr)
-        return 1
-    if note:
-        print(f"warning: {Path(args.file).name}: {note}", file=sys.stderr)
-    from ingest.asr import get_asr
-    from ingest.normalize import normalize_transcript
-
-    print(f"transcribing {args.file} ({len(audio) / 16000:.1f} s)…", file=sys.stderr)
-    transcript = get_asr().transcribe(audio, language=args.language, word_timestamps=True)
-    from ingest.segment import resegment
-
-    try:
-        transcript = validate_transcript(resegment(transcript, audio), len(audio) / 16000)
-    except InvalidTranscript as exc:
-        print(f"error: {Path(args.file).name}: {'no speech found' if not transcript.text else exc}", file=sys.stderr)
-        return 1
-    from ingest.speakers import diarize_transcript
-
-    transcript, _ = diarize_transcript(transcript, audio)
-    transcript = normalize_transcript(transcript)
-    if args.enhance:
-        from ingest.enhance import enhance_transcript
-
-        transcript = enhance_transcript(transcript).transcript
-    text = get_writer(args.format).write(transcript)
-    from rag.cli import emit
-
-    emit(text, args.output)
     return 0

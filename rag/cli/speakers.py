@@ -1,4 +1,5 @@
-"""`audiorag speakers EPISODE [--rename S1=Diane] [--json]` and `audiorag speakers --profiles`."""
+"""`audiorag speakers EPISODE [--rename S1=Diane] [--accept] [--json]` and `audiorag speakers --profiles`: the
+speakers and voices of rag.voices."""
 
 from __future__ import annotations
 
@@ -34,7 +35,20 @@ def _profiles(store, as_json: bool) -> int:
     return 0
 
 
+def _show(ep, rows: list[dict]) -> None:
+    if not rows:
+        print(f"{ep.title}: no speakers (ingest with --diarize on, or `audiorag reindex --diarize`)")
+        return
+    print(f"{ep.title} ({ep.id[:12]}):")
+    for r in rows:
+        talk = f"{format_ts(r['seconds'])} of speech" if r["seconds"] is not None else ""
+        hint = (f"  — sounds like {r['proposed']['name']} ({r['proposed']['similarity']:.2f}); --accept to apply"
+                if r["proposed"] else "")
+        print(f"  {r['id'] or '':4s} {r['name']:24s} {talk}{hint}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from rag.cli import find_episode
     from rag.store import Store
     from rag.voices import RenameError, parse_renames, proposals, rename, speaker_rows
 
@@ -44,9 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.episode:
         print("error: give an EPISODE (or --profiles)", file=sys.stderr)
         return 2
-    ep = store.find_episode(args.episode)
+    ep = find_episode(store, args.episode)
     if ep is None:
-        print(f"error: no episode matches '{args.episode}' (see: audiorag list)", file=sys.stderr)
         return 1
     try:
         renames = parse_renames(args.rename)
@@ -63,13 +76,5 @@ def run(args: argparse.Namespace) -> int:
 
         print_json({"episode_id": ep.id, "title": ep.title, "speakers": rows})
         return 0
-    if not rows:
-        print(f"{ep.title}: no speakers (ingest with --diarize on, or `audiorag reindex --diarize`)")
-        return 0
-    print(f"{ep.title} ({ep.id[:12]}):")
-    for r in rows:
-        talk = f"{format_ts(r['seconds'])} of speech" if r["seconds"] is not None else ""
-        hint = (f"  — sounds like {r['proposed']['name']} ({r['proposed']['similarity']:.2f}); --accept to apply"
-                if r["proposed"] else "")
-        print(f"  {r['id'] or '':4s} {r['name']:24s} {talk}{hint}")
+    _show(ep, rows)
     return 0
