@@ -127,3 +127,9 @@ def test_the_cli_checks_see_what_they_look_for(tmp_path):
     lazy.write_text("def f():\n    from rag.cli import print_json\n    from rag.cli.options import x\n")
     assert _imports(lazy, mods) == {"rag.cli", "rag.cli.options"}
     assert sorted(_outside_cli(mods)) == ["rag.thing"]
+
+
+def test_every_file_is_under_400_lines():
+    long = {name: n for name, path in _modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
