@@ -109,7 +109,16 @@ def entries(store: "Store", episode: str | None = None) -> list[VocabEntry]:
     return out + episode_entries(store, episode_id)
 
 
+def _readable(store: "Store", per_episode: bool) -> bool:
+    """Whether the table exists: a library opened by an older version (before m005) has none, and reads as empty."""
+    from rag.tables import EPISODE_VOCABULARY, VOCABULARY
+
+    return store._has(EPISODE_VOCABULARY if per_episode else VOCABULARY)
+
+
 def library_entries(store: "Store") -> list[VocabEntry]:
+    if not _readable(store, per_episode=False):
+        return []
     rows = _table(store, per_episode=False).search().limit(None).to_list()
     return sorted((VocabEntry(**r) for r in rows), key=lambda e: e.word.casefold())
 
@@ -118,6 +127,8 @@ def episode_entries(store: "Store", episode_id: str | None = None) -> list[Vocab
     """One episode's own entries, or (None) every episode's."""
     from rag.tables import _sql
 
+    if not _readable(store, per_episode=True):
+        return []
     q = _table(store, per_episode=True).search()
     if episode_id:
         q = q.where(f"episode_id = {_sql(episode_id)}")
