@@ -82,5 +82,5 @@ def revert_segment(store, embedder, episode_id: str, segment_id: int) -> Segment
 
 def forget_episode(store, episode_id: str) -> None:
     """Drop an episode's kept originals (when the episode is deleted)."""
-    if EDITS in store._table_names() or EDITS in store._tables:
+    if store._has(EDITS):
         _edits(store).delete(f"episode_id = {_sql(episode_id)}")

@@ -98,7 +98,7 @@ def apply_migrations(store: Any, migrations: list[Migration] | None = None) -> l
 
     migrations = MIGRATIONS if migrations is None else migrations
     schema = pa.schema([pa.field("name", pa.string()), pa.field("applied", pa.timestamp("us", tz="UTC"))])
-    if MIGRATIONS_TABLE in store._table_names():  # the common case, without waiting for the lock
+    if store._has(MIGRATIONS_TABLE):  # the common case, without waiting for the lock
         done = {r["name"] for r in store._table(MIGRATIONS_TABLE).search().select(["name"]).limit(None).to_list()}
         if all(fn.__name__ in done for fn in migrations):
             return []

@@ -58,7 +58,7 @@ def compact(store, keep_versions: int | None = None) -> dict[str, int]:
     with library_lock(store.settings, shared=False):
         stats["orphan_rows"] = _drop_orphan_rows(store)
         _index(store)
-        for name in store._table_names():
+        for name in [n for n in store._table_names() if store._has(n)]:  # one being created elsewhere: next time
             versions, freed = _compact_and_prune(store, name, max(1, keep))
             stats["old_versions"] += versions
             stats["bytes_removed"] += freed
@@ -72,7 +72,7 @@ def _drop_orphan_rows(store) -> int:
     orphans = f"NOT ({_in('episode_id', known)})" if known else "true"
     removed = 0
     for name in store._table_names():  # segments, chunks, and any other table of per-episode rows (edits)
-        if name in (EPISODES, PENDING) or "episode_id" not in store._table(name).schema.names:
+        if name in (EPISODES, PENDING) or not store._has(name) or "episode_id" not in store._table(name).schema.names:
             continue
         table = store._table(name)
         n = table.count_rows(orphans)

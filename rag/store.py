@@ -101,7 +101,19 @@ class Store(StoreSearch):
 
     # tables
     def _has(self, name: str) -> bool:
-        return name in self._tables or name in self._table_names()
+        """Whether the table exists and opens. Another process creating it may have made its folder (so it is
+        listed) before its first version is written: until then it is not there."""
+        if name in self._tables:
+            return True
+        if name not in self._table_names():
+            return False
+        try:
+            self._table(name)
+        except ValueError as exc:  # lancedb: "Table '…' was not found"
+            if "not found" not in str(exc):
+                raise
+            return False
+        return True
 
     def _table_names(self) -> list[str]:
         return list(self.db.list_tables().tables)

@@ -48,6 +48,30 @@ def worker(op: str, data_dir: Path, *rest: str, env: dict) -> subprocess.Popen:
     return proc
 
 
+def _both(procs: list[subprocess.Popen], timeout: float) -> list[tuple[str, str]]:
+    """Wait for workers that wait for each other: when one fails, the others are stopped and its error shown."""
+    import threading
+
+    outs: dict[int, tuple[str, str]] = {}
+    readers = [threading.Thread(target=lambda i=i, p=p: outs.__setitem__(i, p.communicate()), daemon=True)
+               for i, p in enumerate(procs)]
+    for t in readers:
+        t.start()
+    deadline = time.monotonic() + timeout
+    while any(t.is_alive() for t in readers) and time.monotonic() < deadline:
+        if any(p.poll() not in (None, 0) for p in procs):
+            break
+        time.sleep(0.2)
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    for t in readers:
+        t.join(30)
+    for i, p in sorted(enumerate(procs), key=lambda ip: ip[1].returncode == -signal.SIGKILL):  # the cause first
+        assert p.returncode == 0, f"worker {i} exited {p.returncode}: {outs.get(i, ('', ''))[1][-3000:]}"
+    return [outs[i] for i in range(len(procs))]
+
+
 def _env(settings) -> dict:
     return {"AUDIORAG_MODELS_DIR": settings.models_dir, "AUDIORAG_CONFIG": str(Path(settings.data_dir).parent / "none.toml"),
             "PYTHONPATH": str(ROOT)}
@@ -137,9 +161,7 @@ def test_two_overlapping_ingests_do_each_file_once_and_keep_all_rows(settings, p
     env = _env(settings)
     procs = [worker("batches", tmp_path / "unused", str(barrier), side, *pairs, env=env)
              for side, pairs in (("a", pairs_a), ("b", pairs_b))]
-    outs = [p.communicate(timeout=1500) for p in procs]
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err[-3000:]
+    outs = _both(procs, timeout=1500)
     reports = [[json.loads(line)["report"] for line in out.splitlines() if line.startswith("{")] for out, _ in outs]
     assert len(reports[0]) == len(reports[1]) == trials
     for k in range(trials):

@@ -249,6 +249,21 @@ def test_migrations_run_once(settings, monkeypatch):
     assert names == [m.__name__ for m in store_mod.MIGRATIONS]
 
 
+def test_a_table_another_process_is_still_creating_is_not_there_yet(settings, corpus_vectors):
+    """LanceDB lists a table from its folder, which a creating process makes before the table's first version:
+    opening it then fails ("was not found"). Such a table counts as absent, and the library opens and writes."""
+    from pathlib import Path
+
+    root = Path(settings.data_path("library"))
+    for name in ("_migrations", "chunks"):  # what a first writer elsewhere has begun, at the worst moment
+        (root / f"{name}.lance").mkdir(parents=True)
+    store = Store(settings)
+    assert "_migrations" in store._table_names() and store._has("_migrations")  # created here, under the lock
+    assert "chunks" in store._table_names() and not store._has("chunks") and store._chunks() is None
+    write(store, "ep-space-0002", corpus_vectors)
+    assert store._has("chunks") and store.counts()["chunks"] == 3
+
+
 def test_find_episode(library):
     assert library.find_episode("ep-history-0003").title == "Old Times"
     assert library.find_episode("ep-hist").id == "ep-history-0003"
