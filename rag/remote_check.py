@@ -42,8 +42,8 @@ def _check(remote, client, entry: dict, url: str) -> tuple[dict, str | None, str
         entry.update(reachable=True, latency_ms=_ms(t0), error="HTTP 401")
         return entry, (f"the {remote.purpose} server {url} refused the API key (HTTP 401): set "
                        f"{remote.role}.api_key (AUDIORAG_{remote.role.upper()}__API_KEY)"), None
-    except openai.APIStatusError:  # it answers, but lists no models (not every server has /v1/models)
-        models = None
+    except (openai.APIStatusError, ValueError):  # it answers, but lists no models (not every server has
+        models = None                             # /v1/models; mlx_lm.server may answer it with no JSON)
     entry.update(reachable=True, latency_ms=_ms(t0), models=models)
     if remote.model and models and remote.model not in models:
         entry["model_present"] = False
