@@ -241,12 +241,13 @@ class Pipeline:
         duration = len(audio) / 16000
         on_stage("transcribe", 0.1)
         t0 = time.perf_counter()
-        from ingest.asr import prompting, reporting
+        from ingest.asr import noting, prompting, reporting
 
         def heard(seconds: float) -> None:  # 10 % → 60 % of the file's bar while its audio is transcribed
             on_stage("transcribe", 0.1 + 0.5 * min(1.0, seconds / duration) if duration else 0.1)
 
-        with budget(limits.transcribe_timeout_s, "ingest.transcribe_timeout_s"), reporting(heard), prompting(vocabulary):
+        with (budget(limits.transcribe_timeout_s, "ingest.transcribe_timeout_s"), reporting(heard),
+              prompting(vocabulary), noting(lambda text: notes.append(text) if text not in notes else None)):
             transcript = self.asr.transcribe(audio, language=language, word_timestamps=True)
         stages["transcribe"] = time.perf_counter() - t0
         if not transcript.text:

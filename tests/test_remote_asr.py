@@ -222,6 +222,14 @@ def test_server_stopped_mid_batch_falls_back_locally(pack, models_dir, tmp_path,
     episodes = [pipe.store.get_episode(r.episode_id) for r in results]
     assert all(e.status == "ready" for e in episodes)
     assert [e.asr_model for e in episodes] == [f"openai:{SERVER_MODEL}", "whisper-tiny.en", "whisper-tiny.en"]
+    fell_back = (f"transcribed on this machine (ctranslate2 'whisper-tiny.en'): the transcription server "
+                 f"{server.url} was unreachable")
+    assert [r.reason for r in results] == [None, fell_back, fell_back]
+    from ui.render import progress_html  # the web app's ingest table: the row's reason under its status
+
+    table = progress_html([{"name": p.name, "status": r.status, "reason": r.reason, "fraction": 1.0}
+                           for p, r in zip(files, results)])
+    assert table.count("transcribed on this machine") == 2 and LEOPARD.name in table
     err = capsys.readouterr().err
     assert err.count("is unreachable") == 2 and "transcribing this file locally" in err
     assert sum("is unreachable" in r.getMessage() for r in caplog.records) == 2

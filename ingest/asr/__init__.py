@@ -18,6 +18,8 @@ from ingest.asr.base import (  # noqa: F401  (re-exported: the ASR vocabulary in
     check_audio,
     heard,
     model_folder,
+    note,
+    noting,
     prompting,
     reporting,
     resolve_folder,

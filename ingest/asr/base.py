@@ -39,6 +39,27 @@ def heard(seconds: float) -> None:
         callback(float(seconds))
 
 
+_notes: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("notes", default=None)
+
+
+@contextlib.contextmanager
+def noting(callback: Callable[[str], None]):
+    """While the block runs, a backend tells what the user should know about this file through note() — e.g.
+    that the server was down and the file was transcribed locally instead; ingest shows it with the file."""
+    token = _notes.set(callback)
+    try:
+        yield
+    finally:
+        _notes.reset(token)
+
+
+def note(text: str) -> None:
+    """Say something about the file being transcribed (a no-op outside `noting`)."""
+    callback = _notes.get()
+    if callback is not None:
+        callback(text)
+
+
 # What Whisper is given of the vocabulary at most: its prompt holds 223 tokens, and the text before each window
 # needs room too.
 PROMPT_CHARS = 400

@@ -30,7 +30,7 @@ import wave
 
 import numpy as np
 
-from ingest.asr.base import SAMPLE_RATE, check_audio, vocabulary_prompt, words_in_order
+from ingest.asr.base import SAMPLE_RATE, check_audio, note, vocabulary_prompt, words_in_order
 from rag.models import ModelError
 from rag.schema import Segment, Transcript, Word
 from rag.settings import api_root
@@ -280,6 +280,8 @@ class OpenAIWhisper:
         local = choose_backend("auto")
         _warn(f"transcription server {self.base_url} is unreachable ({why}); transcribing this file locally "
               f"with {local} '{self.settings.asr.model}'")
+        note(f"transcribed on this machine ({local} '{self.settings.asr.model}'): the transcription server "
+             f"{self.base_url} was unreachable")
         with self._lock:
             if self._local is None:
                 try:
