@@ -78,6 +78,9 @@ class AsrSettings(RoleSettings):
     max_upload_mb: float = 24.0  # long audio is cut on silences into WAV pieces under this (OpenAI's limit: 25 MB)
     max_piece_s: float = 600.0  # ... and under this many seconds
     fallback: bool = True  # transcribe locally (auto backend, `model`) when the server cannot be reached
+    # a server's text without times (vLLM serving Voxtral) is timed by aligning it to the local Whisper's words
+    # (ingest/align.py; `model` runs locally for it); off: such a file fails with one line
+    align: bool = True
 
 
 class LlmSettings(RoleSettings):

@@ -389,16 +389,57 @@ def test_strict_server_gets_the_plain_openai_form(fake_server, settings):
     assert len(srv.requests) == 3  # refused once, then plain for the rest of the session
 
 
-def test_server_answering_text_only_fails_the_file(fake_server, settings):
-    """FAKE server answering like vLLM serving Voxtral for transcription (text only, no times): the file fails
-    with one line instead of being indexed with invented times (and no local fallback hides it)."""
+def test_server_answering_text_only_fails_the_file_without_alignment(fake_server, settings):
+    """FAKE server answering like vLLM serving Voxtral for transcription (text only, no times): with asr.align
+    off the file fails with one line instead of being indexed with invented times (no local fallback hides it)."""
     from ingest.asr.openai import AsrServerError, OpenAIWhisper
 
     _, url = fake_server(lambda body: (200, {"text": "Hello there."}))
     asr = OpenAIWhisper(settings.model_copy(update={"asr": settings.asr.model_copy(update={
-        "backend": "openai", "base_url": url})}))
+        "backend": "openai", "base_url": url, "align": False})}))
     with pytest.raises(AsrServerError, match="refusing to index"):
         asr.transcribe(np.full(8000, 0.01, dtype=np.float32))
+
+
+def test_align_text_times_close_spellings_and_never_invents_one():
+    from ingest.align import align_text
+    from rag.schema import Word
+
+    heard = [Word(start=float(i), end=i + 0.5, word=w) for i, w in enumerate(["Rolo", "led", "the", "Normans."])]
+    found = align_text("Rollo led the brave Normans.", heard)
+    assert [(w.word, w.start) for w in found.words] == [("Rollo", 0.0), ("led", 1.0), ("the brave", 2.0),
+                                                        ("Normans.", 3.0)]
+    assert (found.matched, found.total, found.unaligned) == (4, 5, 1)
+    lead = align_text("So Rollo led", heard[:2])  # an unheard first word goes with the next aligned one
+    assert [(w.word, w.start) for w in lead.words] == [("So Rollo", 0.0), ("led", 1.0)]
+    assert align_text("nothing like it", heard).matched == 0
+
+
+@pytest.mark.slow
+def test_text_without_times_is_aligned_to_the_local_whisper(fake_server, pack, models_dir, tmp_path,
+                                                          asr_manifest):
+    """FAKE Voxtral transcription (vLLM cannot run here): the server answers the long-form reading's exact text
+    and no times. The local whisper-tiny.en times it: each sentence starts within ±0.5 s of its true start."""
+    from ingest.pipeline import Item, Pipeline
+
+    pack("all-minilm-l6-v2")
+    pack("whisper-tiny.en")
+    long_form = asr_manifest["long_form"][0]
+    _, url = fake_server(lambda body: (200, {"text": long_form["text"]}))
+    settings = remote_settings(tmp_path, models_dir, url + "/v1")
+    path = ASR_DIR / long_form["file"]
+    res = Pipeline(settings).ingest_item(Item(path, "audio", audio=path))
+    assert res.status == "ingested", res.reason
+    assert "times from the local Whisper ('whisper-tiny.en')" in res.reason
+    words = [w for s in Pipeline(settings).store.segments(res.episode_id) for w in s.words]
+    tokens = [(t, w.start) for w in words for t in w.word.split()]  # a joined word is cited at its moment
+    assert [t for t, _ in tokens] == long_form["text"].split()  # the server's words, every one, in order
+    starts, at = [], 0
+    for ref in long_form["segments"]:  # the text is the sentences joined: sentence k starts at a known token
+        starts.append((ref["id"], round(tokens[at][1] - ref["start_s"], 2)))
+        at += len(ref["text"].split())
+    off = [(i, d) for i, d in starts if abs(d) > 0.5]  # Whisper tiny's own word times are off by that at times
+    assert len(off) <= 2 and all(abs(d) <= 1.0 for _, d in starts), starts
 
 
 # -- Voxtral audio Q&A -----------------------------------------------------------------------------------------

@@ -45,6 +45,14 @@ class AsrServerError(ModelError):
     """The transcription server answered, but not with something we can index; one line."""
 
 
+class TextOnly(AsrServerError):
+    """The server answered text without any times (vLLM serving Voxtral): aligned locally, or refused."""
+
+    def __init__(self, message: str, text: str):
+        super().__init__(message)
+        self.text = text
+
+
 class ServerDown(Exception):
     """The server could not be reached (or kept failing) after the retries."""
 
@@ -148,11 +156,10 @@ def parse_response(data: dict, offset: float = 0.0,
         raw_segments = []
     if not raw_segments and not top_words:
         if text:
-            raise AsrServerError(
+            raise TextOnly(
                 "the transcription server returned text without timestamps; refusing to index it with invented "
-                "times (use a server with verbose_json segment times, e.g. vLLM or faster-whisper-server "
-                "serving a Whisper model, or a local asr backend)"
-            )
+                "times (turn asr.align on to time it with the local Whisper, or use a server with verbose_json "
+                "segment times, e.g. vLLM or faster-whisper-server serving a Whisper model)", text)
         return [], True, language  # a silent piece
     segments: list[Segment] = []
     if not raw_segments:  # words only: one segment; resegment() cuts it at sentences and pauses
@@ -256,8 +263,14 @@ class OpenAIWhisper:
         for start, end in plan_pieces(audio, self.max_samples):
             check()  # the caller's time budget (ingest.transcribe_timeout_s), if any
             data = self._post(audio[start:end], language, word_timestamps)
-            piece_segments, has_words, piece_lang = parse_response(data, offset=start / SAMPLE_RATE,
-                                                                   limit=end / SAMPLE_RATE)
+            try:
+                piece_segments, has_words, piece_lang = parse_response(data, offset=start / SAMPLE_RATE,
+                                                                       limit=end / SAMPLE_RATE)
+            except TextOnly as exc:
+                if not self.settings.asr.align:
+                    raise
+                piece_segments, has_words, piece_lang = self._aligned(exc, audio[start:end], start / SAMPLE_RATE,
+                                                                      language)
             all_words &= has_words
             lang = lang or piece_lang
             for seg in piece_segments:
@@ -269,6 +282,41 @@ class OpenAIWhisper:
         return Transcript(segments=segments, language=language or lang, model=self.model_name,
                           duration=len(audio) / SAMPLE_RATE, has_word_times=bool(segments) and all_words
                           and word_timestamps)
+
+    # text without times, timed by the local Whisper's words (ingest/align.py)
+    def _aligned(self, exc: TextOnly, piece: np.ndarray, offset: float,
+                 language: str | None) -> tuple[list[Segment], bool, str | None]:
+        from ingest.align import align_text
+
+        local = self._local_asr(f"aligning the server's text: {exc}")
+        heard = local.transcribe(piece, language=language, word_timestamps=True)
+        words = [w.model_copy(update={"start": w.start + offset, "end": w.end + offset})
+                 for seg in heard.segments for w in seg.words]
+        found = align_text(exc.text, words)
+        if found.total and found.matched < 0.5 * found.total:
+            raise AsrServerError(f"the transcription server's text matches what the local Whisper heard for only "
+                                 f"{found.matched} of {found.total} words: not indexed (is it the same recording?)")
+        if found.unaligned:
+            note(f"{found.unaligned} of {found.total} words of the server's text matched no word heard locally: "
+                 "they are cited at the moment of the word before them")
+        note(f"times from the local Whisper ('{self.settings.asr.model}'): the server's text came without them")
+        if not found.words:
+            return [], True, heard.language
+        start, end = found.words[0].start, found.words[-1].end
+        segment = Segment(id=0, start=start, end=max(end, start), text=" ".join(w.word for w in found.words),
+                          words=words_in_order(found.words, start, max(end, start)))
+        return [segment], True, heard.language
+
+    def _local_asr(self, why: str):
+        from ingest.asr import choose_backend, get_asr
+
+        with self._lock:
+            if self._local is None:
+                try:
+                    self._local = get_asr(self.settings, backend=choose_backend("auto"))
+                except ModelError as exc:
+                    raise AsrServerError(f"{why}; and the local Whisper cannot load: {exc}") from exc
+        return self._local
 
     # the local backend, when the server is gone
     def _fall_back(self, audio: np.ndarray, language: str | None, word_timestamps: bool, why: str) -> Transcript:
