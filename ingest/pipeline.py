@@ -245,7 +245,6 @@ class Pipeline:
 
         def heard(seconds: float) -> None:  # 10 % → 60 % of the file's bar while its audio is transcribed
             on_stage("transcribe", 0.1 + 0.5 * min(1.0, seconds / duration) if duration else 0.1)
-
         told = lambda text: notes.append(text) if text not in notes else None  # noqa: E731  (a backend's notes)
         with budget(limits.transcribe_timeout_s, "ingest.transcribe_timeout_s"), reporting(heard), prompting(vocabulary), noting(told):
             transcript = self.asr.transcribe(audio, language=language, word_timestamps=True)
