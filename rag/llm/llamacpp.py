@@ -67,7 +67,7 @@ def lock_down(params) -> str:
     folder = tempfile.mkdtemp(prefix="audiorag-llm-")  # mode 0700: only this user can reach the socket
     params.hostnames = [os.path.join(folder, "llm.sock")]
     params.port = 0
-    params.api_keys = [secrets.token_urlsafe(32)]
+    params.api_keys = [secrets.token_urlsafe(32)]  # never shown; kept only by the server (and _key, for tests)
     params.cors_origins = ""
     for flag in ("ui", "endpoint_metrics", "endpoint_props", "endpoint_slots", "ui_mcp_proxy", "webui_mcp_proxy"):
         if hasattr(params, flag):
@@ -102,6 +102,7 @@ class LlamaCppLLM(BaseLLM):
         self.threads = threads or free_cores()
         params = _params(self.path, self.threads, n_ctx)
         self._folder = lock_down(params)
+        self._key = params.api_keys[0]
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._folder, True)
         try:
             self.server = xlc.Server(params)
@@ -227,7 +228,7 @@ def _chunk_text(chunk: dict) -> tuple[str, str | None]:
 
 def _stats(t: dict, finish: str | None) -> dict:
     return {
-        "prompt_tokens": t.get("prompt_n"),
+        "prompt_tokens": (t.get("prompt_n") or 0) + (t.get("cache_n") or 0),  # all of them, as mlx-lm counts
         "prompt_tps": t.get("prompt_per_second"),
         "generation_tokens": t.get("predicted_n"),
         "generation_tps": t.get("predicted_per_second"),
