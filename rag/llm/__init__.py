@@ -116,7 +116,16 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None,
     backend = (backend or settings.llm.backend or "auto").lower()
     if backend in LOCAL_BACKENDS:
         spec = model or settings.llm.model
-        return load_local(spec, settings, local_backend(settings, spec, backend))
+        chosen = local_backend(settings, spec, backend)
+        if backend != "auto" or chosen == "mlx":
+            return load_local(spec, settings, chosen)
+        try:
+            return load_local(spec, settings, chosen)
+        except ModelError as exc:  # auto chose llama.cpp and it failed to load: mlx-lm still runs the pack
+            import logging
+
+            logging.getLogger(__name__).warning("llama.cpp could not load %s (%s); using mlx-lm", spec, exc)
+            return load_local(spec, settings, "mlx")
     if backend not in plugins.names("llm"):
         raise ModelError(f"unknown llm backend '{backend}'; use auto, {', '.join(plugins.names('llm'))}")
     spec = model or (settings.llm.remote_model if backend == "openai" else settings.llm.model)
