@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ["mlx", "mlx-lm", "mlx-whisper", "mlx-embeddings", "faster-whisper", "ctranslate2", "lancedb",
+PACKAGES = ["mlx", "mlx-lm", "xllamacpp", "mlx-whisper", "mlx-embeddings", "faster-whisper", "ctranslate2", "lancedb",
             "pyarrow", "gradio", "av", "transformers", "torch"]
 
 
@@ -103,6 +103,10 @@ def collect(quick: bool = False) -> tuple[dict, list[str], list[str]]:
     for role in ("asr", "llm", "embed"):
         rs = getattr(s, role)
         entry = {"model": rs.model, "backend": rs.backend}
+        if role == "llm" and rs.backend != "openai":
+            from rag.llm import local_backend
+
+            entry["runs_on"] = local_backend(s)  # what `auto` picks: llamacpp (Linux x86_64, a GGUF) or mlx
         if rs.backend == "openai":
             entry["base_url"] = rs.base_url
         else:

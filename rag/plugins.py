@@ -32,6 +32,7 @@ BUILTIN: dict[str, dict[str, str]] = {
     },
     "llm": {
         "mlx": "rag.llm.mlx:load",
+        "llamacpp": "rag.llm.llamacpp:load",
         "openai": "rag.llm.openai:load",
     },
     "embed": {

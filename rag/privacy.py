@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-LOCAL_BACKENDS = {"asr": {"auto", "mlx", "ctranslate2"}, "llm": {"auto", "mlx"}, "embed": {"auto", "mlx"},
+LOCAL_BACKENDS = {"asr": {"auto", "mlx", "ctranslate2"}, "llm": {"auto", "mlx", "llamacpp"}, "embed": {"auto", "mlx"},
                   "diarize": {"auto", "senko"}}
 LOOPBACK = {"localhost", "[::1]"}  # and 127.x.x.x
 THIS_MACHINE = "this machine"
@@ -107,7 +107,7 @@ def _storage(settings) -> Role:
 
 def statement(settings) -> list[Role]:
     """Per role, where its data goes."""
-    from rag.llm import task_model
+    from rag.llm import local_backend, task_model
 
     llm = settings.llm
     roles = [
@@ -121,8 +121,9 @@ def statement(settings) -> list[Role]:
         _storage(settings),
     ]
     if roles[1].where == THIS_MACHINE:  # name the models that do the work
-        roles[1] = Role("answers", THIS_MACHINE, False, f"mlx backend, model {task_model(settings, 'answer')}")
-        roles[2] = Role("summaries", THIS_MACHINE, False, f"mlx backend, model {task_model(settings, 'summary')}")
+        for i, (role, task) in ((1, ("answers", "answer")), (2, ("summaries", "summary"))):
+            model = task_model(settings, task)
+            roles[i] = Role(role, THIS_MACHINE, False, f"{local_backend(settings, model)} backend, model {model}")
     if settings.allow_downloads:
         import os
 

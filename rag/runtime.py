@@ -155,6 +155,53 @@ def blas_threads(n: int):
             setter(min(_THREADS_LIMITS) if _THREADS_LIMITS else _THREADS_BEFORE)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _busy_jiffies() -> tuple[int, int] | None:
+    """(busy jiffies of the whole machine, of this process) from /proc; None off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+        with open("/proc/self/stat", encoding="ascii") as f:
+            me = f.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0)  # idle + iowait
+    return sum(cpu[:8]) - idle, int(me[11]) + int(me[12])  # utime + stime
+
+
+def free_cores(window_s: float = 0.25) -> int:
+    """How many threads a compute pool should use now: the usable cores less those other processes keep busy,
+    at least one. Measured over `window_s` from /proc (this process's own work does not count against it); off
+    Linux, the load average (which counts everyone), or every usable core.
+
+    A pool sized to cores another process holds spins and waits on them: issue 14 measured mlx-lm 9.6x slower
+    under one busy neighbour on 2 cores. The llama.cpp backend sizes its threads with this at load time."""
+    import time
+
+    n = usable_cores()
+    first = _busy_jiffies()
+    if first is None:
+        try:
+            return max(1, min(n, round(n - os.getloadavg()[0])))
+        except (AttributeError, OSError):
+            return n
+    t0 = time.monotonic()
+    time.sleep(window_s)
+    second, dt = _busy_jiffies(), time.monotonic() - t0
+    if second is None or dt <= 0:
+        return n
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    others = max(0.0, ((second[0] - first[0]) - (second[1] - first[1])) / hz / dt)
+    return max(1, min(n, round(n - others)))
+
+
 def blas_status() -> tuple[str | None, str | None]:
     """(path of the preloaded OpenBLAS or None, the reason it is missing or None)."""
     return _BLAS_PATH, _BLAS_ERROR

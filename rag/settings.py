@@ -60,7 +60,8 @@ class RoleSettings(BaseModel):
     """Which model does a role, and through which backend.
 
     `model` is a pack name (see `audiorag models list`), a local model folder, or a hub id.
-    `backend` is `auto` (chosen per platform), `mlx`, `ctranslate2` (ASR only), or `openai` (a server).
+    `backend` is `auto` (chosen per platform), `mlx`, `ctranslate2` (ASR only), `llamacpp` (LLM only), or `openai`
+    (a server).
     """
 
     model: str

@@ -60,7 +60,7 @@ def task_settings(settings, opts: AnswerSettings):
     if not opts.model:
         return settings
     llm = settings.llm.model_copy(update={"answer_model": opts.model})
-    if (settings.llm.backend or "auto").lower() not in ("auto", "mlx"):
+    if (settings.llm.backend or "auto").lower() not in ("auto", "mlx", "llamacpp"):
         llm = llm.model_copy(update={"remote_model": opts.model})
     return settings.model_copy(update={"llm": llm})
 

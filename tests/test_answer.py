@@ -193,15 +193,25 @@ def test_model_rewrites_are_validated():
 LABEL = re.compile(r"\[[^\[\]]+ @ \d{1,2}:\d{2}(?::\d{2})?(?: · [^\[\]]+)?\]")
 
 
-def _events(question, library, **kw):
+def _events(question, library, settings=None, **kw):
     from rag.answer import ask
 
-    return list(ask(question, settings=library.settings, **kw))
+    return list(ask(question, settings=settings or library.settings, **kw))
+
+
+def _on(library, backend: str):
+    """The library's settings with the LLM on `backend` (the library itself runs `auto`)."""
+    s = library.settings
+    return s.model_copy(update={"llm": s.llm.model_copy(update={"backend": backend})})
+
+
+LOCAL = ["llamacpp", "mlx"]  # the in-process LLM backends pass the same answer tests
 
 
 @pytest.mark.slow
-def test_ask_cites_jfk_first(library):
-    events = _events("What does the speaker ask Americans to do?", library)
+@pytest.mark.parametrize("backend", LOCAL)
+def test_ask_cites_jfk_first(library, backend):
+    events = _events("What does the speaker ask Americans to do?", library, _on(library, backend))
     kinds = [e["type"] for e in events]
     assert kinds[0] == "query" and kinds[1] == "passages" and kinds[-1] == "final" and "token" in kinds
     ans = events[-1]["answer"]
@@ -236,11 +246,13 @@ def test_never_recorded_topic_is_not_in_the_library(library):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["extractive", "generative"])
+@pytest.mark.parametrize("mode", ["extractive", "generative", "generative-mlx"])
 def test_modes_answer_from_the_transcript(library, mode):
     from rag.answer import ask_sync
 
-    ans = ask_sync("What is the biggest threat to bee colonies?", settings=library.settings, mode=mode)
+    settings = _on(library, "mlx") if mode.endswith("-mlx") else library.settings  # auto: llamacpp on x86 Linux
+    mode = mode.removesuffix("-mlx")
+    ans = ask_sync("What is the biggest threat to bee colonies?", settings=settings, mode=mode)
     assert not ans.abstained and ans.citations[0].episode_id == library.ids["bees"]
     assert set(LABEL.findall(ans.answer)) <= {c.label for c in ans.citations}
     if mode == "extractive":

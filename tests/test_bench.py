@@ -132,3 +132,18 @@ def test_llm_measure_generates_exactly_max_tokens(settings):
     r = measure(llm.model, llm.tokenizer, ids, 12)
     assert r["gen_tokens"] == 12 and r["prompt_tokens"] == 200
     assert 0 < r["ttft_s"] <= r["total_s"] and r["prompt_tps"] > 0 and r["gen_tps"] > 0
+
+
+@pytest.mark.slow
+def test_llm_llamacpp_measure_matches_mlx_prompt_and_budget(settings):
+    """The llama.cpp rows are measured on the same token ids and budget as mlx-lm's (where llama.cpp runs)."""
+    from rag.bench.llm import llamacpp_for, measure_llamacpp, prompt_ids
+    from rag.llm import load_mlx
+
+    cpp = llamacpp_for("smollm2-135m-instruct", settings)
+    if cpp is None:
+        pytest.skip("llama.cpp backend not available here (Linux x86_64 only)")
+    ids = prompt_ids(load_mlx("smollm2-135m-instruct", settings).tokenizer, 200)
+    r = measure_llamacpp(cpp, ids, 12)
+    assert r["gen_tokens"] == 12 and r["prompt_tokens"] == 200
+    assert 0 < r["ttft_s"] <= r["total_s"] and r["prompt_tps"] > 0 and r["gen_tps"] > 0

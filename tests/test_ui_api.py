@@ -217,6 +217,9 @@ def test_api_models_and_llm_switch(app_url, settings):
 
     assert roles["llm (answers)"]["model"] == answer_model_name(settings)
     assert roles["llm (summaries)"]["model"] == "gemma-3-270m"  # rag.llm.TASK_PACKS while llm.model is the default
+    from rag.llm import local_backend
+
+    assert roles["llm (answers)"]["backend"] == f"auto ({local_backend(settings, 'gemma-3-270m')})"  # what runs it
     assert {p["name"] for p in info["packs"]} >= {settings.llm.model, settings.asr.model, settings.embed.model}
     other = "gemma-3-270m" if settings.llm.model != "gemma-3-270m" else "smollm2-135m-instruct"
     from rag.llm import clear_cache

@@ -302,7 +302,7 @@ class Backend:
     # -- models ------------------------------------------------------------------------------------------------
     def models(self) -> list[dict]:
         """Per role: what is configured, through which backend, and whether this server has it loaded."""
-        from rag.llm import is_loaded, task_model
+        from rag.llm import is_loaded, is_local, local_backend, task_model
 
         s = self.settings
         answer_model, summary_model = task_model(s, "answer"), task_model(s, "summary")
@@ -314,13 +314,20 @@ class Backend:
             "summaries": is_loaded(s, summary_model),
         }
         rows = []
+
+        def llm_backend(model: str) -> str:  # what `auto` means for this model: "auto (llamacpp)"
+            if not is_local(s) or (s.llm.backend or "auto").lower() != "auto":
+                return s.llm.backend
+            return f"auto ({local_backend(s, model)})"
+
         for role in ("asr", "llm", "embed"):
             rs = getattr(s, role)
-            rows.append({"role": role, "model": rs.model, "backend": rs.backend, "base_url": rs.base_url or "",
+            backend = llm_backend(rs.model) if role == "llm" else rs.backend
+            rows.append({"role": role, "model": rs.model, "backend": backend, "base_url": rs.base_url or "",
                          "loaded": loaded[role]})
             if role == "llm":
                 for name, model in (("answers", answer_model), ("summaries", summary_model)):
-                    rows.append({"role": f"llm ({name})", "model": model, "backend": rs.backend,
+                    rows.append({"role": f"llm ({name})", "model": model, "backend": llm_backend(model),
                                  "base_url": rs.base_url or "", "loaded": loaded[name]})
         return rows
 

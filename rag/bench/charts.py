@@ -100,10 +100,10 @@ def search(ax, rows: list[dict]) -> None:
 
 def llm(ax, rows: list[dict]) -> None:
     """Prompt and generation tokens/s (bars, left axis) and time to first token (line, right axis) per prompt size."""
-    models = sorted({r["model"] for r in rows if r["metric"].startswith("prompt_tps@")})
+    models = sorted({f"{r['model']} ({r['backend']})" for r in rows if r["metric"].startswith("prompt_tps@")})
     if not models:
         return _note(ax, "llm: no rows")
-    get = {(r["model"], r["metric"]): _v(r) for r in rows}
+    get = {(f"{r['model']} ({r['backend']})", r["metric"]): _v(r) for r in rows}
     sizes = sorted({int(r["metric"].split("@")[1]) for r in rows if r["metric"].startswith("prompt_tps@")})
     width = 0.8 / (2 * len(models))
     ax2 = ax.twinx()
@@ -120,7 +120,7 @@ def llm(ax, rows: list[dict]) -> None:
     ax.set_ylabel("tokens/s")
     ax2.set_ylabel("time to first token (s)")
     ax.set_yscale("log")
-    ax.set_title("LLM on mlx-lm: tokens/s (bars) and time to first token (line)", fontsize=9)
+    ax.set_title("LLM (model (backend)): tokens/s (bars) and time to first token (line)", fontsize=9)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))

@@ -56,7 +56,7 @@ def add_global_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--asr-model", help="ASR model: pack name, local folder or hub id")
     g.add_argument("--asr-backend", help="ASR backend: auto, mlx, ctranslate2, openai")
     g.add_argument("--llm-model", help="LLM: pack name, local folder or hub id")
-    g.add_argument("--llm-backend", help="LLM backend: auto, mlx, openai")
+    g.add_argument("--llm-backend", help="LLM backend: auto (llamacpp on Linux x86_64, else mlx), mlx, llamacpp, openai")
     g.add_argument("--embed-model", help="embedding model: pack name, local folder or hub id")
 
 

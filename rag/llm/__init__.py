@@ -1,13 +1,15 @@
 """Language models behind one small interface: `get_llm()` → an object with `stream(messages)` / `generate(messages)`.
 
-Backends: `mlx` (mlx-lm, in process; what `auto` means everywhere) and `openai` (any OpenAI-compatible server:
-mlx_lm.server, llama.cpp, vLLM, Ollama …). Loaded models are cached per process, because loading costs seconds and
+Backends: `llamacpp` (llama.cpp in process on the packs' GGUFs, via xllamacpp: what `auto` means on Linux x86_64,
+where it measured faster, docs/benchmarks.md), `mlx` (mlx-lm, in process: `auto` on Apple silicon and wherever
+llama.cpp is not available) and `openai` (any OpenAI-compatible server: mlx_lm.server, llama.cpp, vLLM, Ollama …). Loaded models are cached per process, because loading costs seconds and
 the app asks many questions of the same model.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from rag import plugins
 from rag.llm.base import (  # noqa: F401  (re-exported: the LLM vocabulary in one import)
@@ -35,9 +37,40 @@ DEFAULT_PACK = LlmSettings.model_fields["model"].default
 TASK_PACKS = {"answer": "gemma-3-270m", "summary": "gemma-3-270m"}
 
 
+LOCAL_BACKENDS = ("auto", "mlx", "llamacpp")
+
+
 def is_local(settings) -> bool:
-    """True when the LLM runs in this process (backend auto/mlx), not on a server."""
-    return (settings.llm.backend or "auto").lower() in ("auto", "mlx")
+    """True when the LLM runs in this process (backend auto/mlx/llamacpp), not on a server."""
+    return (settings.llm.backend or "auto").lower() in LOCAL_BACKENDS
+
+
+def auto_backend(spec: str, settings) -> str:
+    """What `auto` means for local model `spec`: `llamacpp` on Linux x86_64 when xllamacpp imports and the model
+    has a GGUF (a pack's model.gguf, or a .gguf file), else `mlx` (Apple silicon, other CPUs, MLX folders and hub
+    ids). Nothing is loaded or pulled to decide."""
+    import platform
+    import sys
+
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return "mlx"
+    from rag.llm.llamacpp import GGUF, available, pack_gguf
+
+    if not available():
+        return "mlx"
+    if str(spec).endswith(".gguf"):
+        return "llamacpp"
+    from rag.models import PACKS, pack_dir
+
+    if spec in PACKS:
+        return "llamacpp" if (pack_dir(spec, settings.models_path) / GGUF).is_file() else "mlx"
+    return "llamacpp" if pack_gguf(Path(spec).expanduser()) is not None else "mlx"
+
+
+def local_backend(settings, spec: str | None = None, backend: str | None = None) -> str:
+    """The in-process backend that runs `spec` (default llm.model) with these settings: mlx or llamacpp."""
+    backend = (backend or settings.llm.backend or "auto").lower()
+    return auto_backend(spec or settings.llm.model, settings) if backend == "auto" else backend
 
 
 def task_model(settings, task: str) -> str:
@@ -73,15 +106,26 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None,
 
     `model` overrides `settings.llm.model` (a pack name, local folder or hub id) for the local backend, and the
     name sent to the server (`settings.llm.remote_model`) for the `openai` backend. `backend` overrides
-    `settings.llm.backend`: `auto`/`mlx` → mlx-lm in process, `openai` → an OpenAI-compatible server.
+    `settings.llm.backend`: `mlx` → mlx-lm in process, `llamacpp` → llama.cpp in process, `auto` → whichever of
+    the two `auto_backend` picks, `openai` → an OpenAI-compatible server.
     `local_model` (openai only) is loaded instead if the server is unreachable at first use (default: llm.model).
     """
     from rag.settings import get_settings
 
     settings = settings or get_settings()
     backend = (backend or settings.llm.backend or "auto").lower()
-    if backend in ("auto", "mlx"):
-        return load_mlx(model or settings.llm.model, settings)
+    if backend in LOCAL_BACKENDS:
+        spec = model or settings.llm.model
+        chosen = local_backend(settings, spec, backend)
+        if backend != "auto" or chosen == "mlx":
+            return load_local(spec, settings, chosen)
+        try:
+            return load_local(spec, settings, chosen)
+        except ModelError as exc:  # auto chose llama.cpp and it failed to load: mlx-lm still runs the pack
+            import logging
+
+            logging.getLogger(__name__).warning("llama.cpp could not load %s (%s); using mlx-lm", spec, exc)
+            return load_local(spec, settings, "mlx")
     if backend not in plugins.names("llm"):
         raise ModelError(f"unknown llm backend '{backend}'; use auto, {', '.join(plugins.names('llm'))}")
     spec = model or (settings.llm.remote_model if backend == "openai" else settings.llm.model)
@@ -93,23 +137,31 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None,
         return _CACHE[key]
 
 
-def load_mlx(spec: str, settings=None) -> LLM:
-    """The mlx-lm model for a pack name / folder / hub id, loaded once per process."""
+def load_local(spec: str, settings=None, backend: str = "mlx") -> LLM:
+    """The in-process model (`backend` mlx or llamacpp) for a pack name / folder / hub id, loaded once per
+    process."""
     from rag.settings import get_settings
 
     settings = settings or get_settings()
-    key = ("mlx", spec, str(settings.models_path))  # looked up before resolving: a hit costs no pack check
+    key = (backend, spec, str(settings.models_path))  # looked up before resolving: a hit costs no pack check
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = plugins.factory("llm", "mlx")(spec, settings)
+            _CACHE[key] = plugins.factory("llm", backend)(spec, settings)
         return _CACHE[key]
+
+
+def load_mlx(spec: str, settings=None) -> LLM:
+    """The mlx-lm model for a pack name / folder / hub id, loaded once per process."""
+    return load_local(spec, settings, "mlx")
 
 
 def is_loaded(settings, model: str) -> bool:
     """Whether this process holds `model` loaded already (for a server backend: whether its client exists)."""
+    if is_local(settings):
+        key = (local_backend(settings, model), model, str(settings.models_path))
+        with _LOCK:
+            return key in _CACHE
     with _LOCK:
-        if is_local(settings):
-            return ("mlx", model, str(settings.models_path)) in _CACHE
         backend, role = (settings.llm.backend or "").lower(), settings.llm.model_dump_json()
         return any(k[0] == backend and k[2] == role for k in _CACHE)
 

@@ -1,7 +1,7 @@
 """An OpenAI-compatible chat server as the LLM (mlx_lm.server, llama.cpp server, vLLM, Ollama, a hosted API).
 
-If the server cannot be reached the first time it is used, answers come from the local mlx backend instead, with a
-warning on stderr and in the log: a laptop that lost its server should still answer. Once the server has answered,
+If the server cannot be reached the first time it is used, answers come from the local backend (what `auto`
+picks: llama.cpp or mlx-lm) instead, with a warning on stderr and in the log: a laptop that lost its server should still answer. Once the server has answered,
 later connection errors are raised, so a server dying mid-session is not silently papered over.
 """
 
@@ -46,7 +46,7 @@ class OpenAILLM(BaseLLM):
         return f"openai:{self.model or 'default'}@{self.base_url}"
 
     def _fall_back(self, exc: Exception):
-        from rag.llm import load_mlx
+        from rag.llm import auto_backend, load_local
         from rag.settings import get_settings
 
         settings = self.settings or get_settings()
@@ -57,7 +57,7 @@ class OpenAILLM(BaseLLM):
         )
         log.warning(msg)
         print(f"warning: {msg}", file=sys.stderr, flush=True)
-        self.fallback = load_mlx(local, settings)
+        self.fallback = load_local(local, settings, auto_backend(local, settings))
         return self.fallback
 
     def _chunks(self, messages, max_tokens, temperature, stop, top_p=0.0, top_k=0) -> Iterator[str]:

