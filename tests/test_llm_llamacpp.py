@@ -83,7 +83,9 @@ def _my_socket_inodes() -> set[int]:
 @needs_llamacpp
 @pytest.mark.slow
 def test_llamacpp_server_is_private_and_refuses_requests_without_the_key(settings):
-    llm = get_llm(settings, backend="llamacpp")
+    from rag.llm.llamacpp import load
+
+    llm = load(settings.llm.model, settings)  # its own instance (closed at the end), not the process cache's
     address = llm.listening_address
     # no TCP port: a Unix socket in a folder only this user can enter
     assert address.startswith("unix://"), address

@@ -127,6 +127,8 @@ class LlamaCppLLM(BaseLLM):
         self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None,
         top_p: float = 0.0, top_k: int = 0,
     ) -> Iterator[str]:
+        if self.server is None:
+            raise ModelError(f"llama.cpp model {self.name} was closed; load it again")
         handler, body, stops = self.request(messages, stop)
         body.update(sampling(max_tokens, temperature, top_p, top_k))
         with self._lock:
