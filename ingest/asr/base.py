@@ -18,18 +18,23 @@ from rag.models import PACKS, ModelError
 from rag.schema import Transcript
 
 
-_heard: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar("heard", default=None)
-
-
 @contextlib.contextmanager
-def reporting(callback: Callable[[float], None]):
-    """While the block runs, a backend that decodes piece by piece reports how far it has got through heard():
-    `callback(seconds of audio transcribed)`. A context variable, so concurrent ingests keep their own."""
-    token = _heard.set(callback)
+def _holding(var: contextvars.ContextVar, value):
+    """`var` set to `value` while the block runs (context variables: concurrent ingests keep their own)."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _heard.reset(token)
+        var.reset(token)
+
+
+_heard: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar("heard", default=None)
+
+
+def reporting(callback: Callable[[float], None]):
+    """While the block runs, a backend that decodes piece by piece reports how far it has got through heard():
+    `callback(seconds of audio transcribed)`. A context variable, so concurrent ingests keep their own."""
+    return _holding(_heard, callback)
 
 
 def heard(seconds: float) -> None:
@@ -42,15 +47,10 @@ def heard(seconds: float) -> None:
 _notes: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("notes", default=None)
 
 
-@contextlib.contextmanager
 def noting(callback: Callable[[str], None]):
     """While the block runs, a backend tells what the user should know about this file through note() — e.g.
     that the server was down and the file was transcribed locally instead; ingest shows it with the file."""
-    token = _notes.set(callback)
-    try:
-        yield
-    finally:
-        _notes.reset(token)
+    return _holding(_notes, callback)
 
 
 def note(text: str) -> None:
@@ -66,7 +66,6 @@ PROMPT_CHARS = 400
 _vocabulary: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("vocabulary", default=())
 
 
-@contextlib.contextmanager
 def prompting(words: list[str] | tuple[str, ...]):
     """While the block runs, backends that can be told how to spell names read them through vocabulary(): the
     episode's vocabulary (rag/vocab.py). A context variable like `reporting`, so a plugin backend that knows
@@ -77,11 +76,7 @@ def prompting(words: list[str] | tuple[str, ...]):
         if used > PROMPT_CHARS:
             break
         kept.append(w)
-    token = _vocabulary.set(tuple(kept))
-    try:
-        yield
-    finally:
-        _vocabulary.reset(token)
+    return _holding(_vocabulary, tuple(kept))
 
 
 def vocabulary() -> tuple[str, ...]:

@@ -308,6 +308,7 @@ class OpenAIWhisper:
         return [segment], True, heard.language
 
     def _local_asr(self, why: str):
+        """The local Whisper (auto backend, asr.model), loaded once: for alignment and as the fallback."""
         from ingest.asr import choose_backend, get_asr
 
         with self._lock:
@@ -320,7 +321,7 @@ class OpenAIWhisper:
 
     # the local backend, when the server is gone
     def _fall_back(self, audio: np.ndarray, language: str | None, word_timestamps: bool, why: str) -> Transcript:
-        from ingest.asr import choose_backend, get_asr
+        from ingest.asr import choose_backend
 
         if not self.fallback_enabled:
             raise AsrServerError(f"transcription server {self.base_url} is unreachable ({why}) and "
@@ -330,14 +331,8 @@ class OpenAIWhisper:
               f"with {local} '{self.settings.asr.model}'")
         note(f"transcribed on this machine ({local} '{self.settings.asr.model}'): the transcription server "
              f"{self.base_url} was unreachable")
-        with self._lock:
-            if self._local is None:
-                try:
-                    self._local = get_asr(self.settings, backend=local)
-                except ModelError as exc:
-                    raise AsrServerError(f"transcription server {self.base_url} is unreachable ({why}) and the "
-                                         f"local fallback cannot load: {exc}") from exc
-        return self._local.transcribe(audio, language=language, word_timestamps=word_timestamps)
+        local_asr = self._local_asr(f"transcription server {self.base_url} is unreachable ({why})")
+        return local_asr.transcribe(audio, language=language, word_timestamps=word_timestamps)
 
     def transcribe(self, audio: np.ndarray, *, language: str | None = None,
                    word_timestamps: bool = True) -> Transcript:
