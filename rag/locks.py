@@ -100,3 +100,18 @@ def _reentrant(path: Path | None, mode: int) -> Iterator[None]:
             yield
         finally:
             depth[path] = 0
+
+
+def retry_conflicts(fn, *args, tries: int = 4):
+    """`fn(*args)`, redone when Lance reports a retryable commit conflict (another process committed to the same
+    table at the same moment; Lance resolves compatible commits itself, not every pair). For idempotent writes."""
+    import time
+
+    for attempt in range(tries):
+        try:
+            return fn(*args)
+        except RuntimeError as exc:
+            if "Retryable commit conflict" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise ValueError("tries must be at least 1")

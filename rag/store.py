@@ -234,14 +234,10 @@ class Store(StoreSearch):
         self._ensure_fts(table)
 
     def write_episode(self, episode: Episode, segments: list[Segment], chunks: list[Chunk], vectors: "np.ndarray") -> Episode:
-        """`_write_episode`, redone (4 tries) on Lance's retryable commit conflict (another process committed)."""
-        for attempt in range(4):  # noqa: RET503  (the last try returns or raises)
-            try:
-                return self._write_episode(episode, segments, chunks, vectors)
-            except RuntimeError as exc:
-                if "Retryable commit conflict" not in str(exc) or attempt == 3:
-                    raise
-                __import__("time").sleep(0.2 * (attempt + 1))
+        """`_write_episode`, redone on a retryable commit conflict with another process (rag.locks)."""
+        from rag.locks import retry_conflicts
+
+        return retry_conflicts(self._write_episode, episode, segments, chunks, vectors)
 
     def _write_episode(self, episode: Episode, segments: list[Segment], chunks: list[Chunk], vectors: "np.ndarray") -> Episode:
         """Store one complete episode: hidden (`processing`) while its rows change, `ready` once all are written.

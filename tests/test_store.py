@@ -300,3 +300,24 @@ def test_optimize_indexes_and_drops_orphans(library, corpus_vectors):
 
 def test_audio_dir(settings):
     assert audio_dir(settings) == settings.data_path("audio") and Store(settings).audio_dir() == audio_dir(settings)
+
+
+def test_retry_conflicts_redoes_only_a_retryable_commit_conflict():
+    from rag.locks import retry_conflicts
+
+    calls = []
+
+    def flaky(x):
+        calls.append(x)
+        if len(calls) < 3:
+            raise RuntimeError("lance error: Retryable commit conflict for version 7: …")
+        return x * 2
+
+    assert retry_conflicts(flaky, 21) == 42 and calls == [21, 21, 21]
+    with pytest.raises(RuntimeError, match="disk full"):
+        retry_conflicts(lambda: (_ for _ in ()).throw(RuntimeError("disk full")))
+    never = []
+    with pytest.raises(RuntimeError, match="Retryable"):
+        retry_conflicts(lambda: never.append(1) or (_ for _ in ()).throw(RuntimeError("Retryable commit conflict")),
+                        tries=2)
+    assert len(never) == 2
