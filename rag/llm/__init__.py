@@ -54,7 +54,7 @@ def auto_backend(spec: str, settings) -> str:
 
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
         return "mlx"
-    from rag.llm.llamacpp import GGUF, available, pack_gguf
+    from rag.llm.llamacpp import available, pack_gguf
 
     if not available():
         return "mlx"
@@ -62,9 +62,8 @@ def auto_backend(spec: str, settings) -> str:
         return "llamacpp"
     from rag.models import PACKS, pack_dir
 
-    if spec in PACKS:
-        return "llamacpp" if (pack_dir(spec, settings.models_path) / GGUF).is_file() else "mlx"
-    return "llamacpp" if pack_gguf(Path(spec).expanduser()) is not None else "mlx"
+    path = pack_dir(spec, settings.models_path) if spec in PACKS else Path(spec).expanduser()
+    return "llamacpp" if pack_gguf(path) is not None else "mlx"
 
 
 def local_backend(settings, spec: str | None = None, backend: str | None = None) -> str:

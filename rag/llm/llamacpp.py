@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.llm.base import PLAIN_STOP, BaseLLM, StopFilter, plain_prompt
+from rag.models import PACK_GGUF as GGUF
 from rag.models import ModelError
 
-GGUF = "model.gguf"  # rag.models.pull.GGUF: where a pack keeps its shipped GGUF
 N_CTX = 8192  # tokens of context; the answer and summary prompts stay well under it
 
 
@@ -64,7 +64,10 @@ def folder_has_chat_template(path: Path | str) -> bool:
 def lock_down(params) -> str:
     """Shut llama.cpp's HTTP server off as far as xllamacpp allows: a Unix socket in a fresh private folder (no
     TCP port at all), a random API key, no CORS origin, no web UI or extra endpoints. Returns the folder."""
-    folder = tempfile.mkdtemp(prefix="audiorag-llm-")  # mode 0700: only this user can reach the socket
+    from rag.private import run_dir
+
+    # mode 0700, inside this process's private run dir (removed at exit, also if the finalizer never runs)
+    folder = tempfile.mkdtemp(prefix="llm-", dir=run_dir())
     params.hostnames = [os.path.join(folder, "llm.sock")]
     params.port = 0
     params.api_keys = [secrets.token_urlsafe(32)]  # never shown; kept only by the server (and _key, for tests)

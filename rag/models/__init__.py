@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+PACK_GGUF = "model.gguf"  # where a pack made from a GGUF keeps it as shipped, for the llama.cpp backend
+
 from rag.errors import AudioragError
 
 

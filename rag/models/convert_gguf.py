@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from rag.models import ModelError
+from rag.models import PACK_GGUF, ModelError
 
 Progress = Callable[[str], None]
 
@@ -236,7 +236,6 @@ def convert_gguf(gguf_path: Path, out: Path, progress: Progress = print, chat_te
     return cfg
 
 
-PACK_GGUF = "model.gguf"  # the shipped GGUF, kept in the pack for the llama.cpp backend (rag/llm/llamacpp.py)
 
 
 def gguf_gemma3_270m(dest: Path, progress: Progress = print) -> Path:

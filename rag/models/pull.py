@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from rag.models import PACK_GGUF as GGUF  # the shipped GGUF, kept for the llama.cpp backend
 from rag.models import PACKS, ModelError, Pack, pack_dir
 
 MANIFEST = "manifest.json"
-GGUF = "model.gguf"  # rag.models.convert_gguf.PACK_GGUF: the shipped GGUF, kept for the llama.cpp backend
 Progress = Callable[[str], None]
 
 
