@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-LOCAL_BACKENDS = {"asr": {"auto", "mlx", "ctranslate2"}, "llm": {"auto", "mlx", "llamacpp"}, "embed": {"auto", "mlx"},
+from rag.llm import LOCAL_BACKENDS as LLM_LOCAL_BACKENDS  # light: the registry, no backend module
+
+LOCAL_BACKENDS = {"asr": {"auto", "mlx", "ctranslate2"}, "llm": set(LLM_LOCAL_BACKENDS), "embed": {"auto", "mlx"},
                   "diarize": {"auto", "senko"}}
 LOOPBACK = {"localhost", "[::1]"}  # and 127.x.x.x
 THIS_MACHINE = "this machine"
