@@ -57,6 +57,11 @@ def _server(role: str, what: str, base_url: str, fallback: str | None = None) ->
     return Role(role, host, True, f"{what} at {url}{tail}")
 
 
+def where(base_url: str | None) -> str:
+    """Where a job sent to `base_url` runs, in the table's words: "this machine", or the host (loopback named)."""
+    return _server("", "", base_url).where if base_url else THIS_MACHINE
+
+
 def without_credentials(url: str) -> str:
     """The URL without a user name or password in it (what may be shown and logged)."""
     from urllib.parse import urlsplit, urlunsplit

@@ -152,6 +152,14 @@ def register_models_and_bench(backend: Backend, heavy: dict) -> None:
                 "audit": read(settings, limit=max(1, int(limit)))}
 
     @friendly
+    def features(episode: str = "") -> list:
+        """What can be done (rag.features): per feature and provider, where it runs and whether it is available
+        (for `episode` when given: an episode without an audio copy cannot be transcribed again or heard)."""
+        from rag.features import listing
+
+        return listing(backend.settings, backend.find(episode) if episode else None)
+
+    @friendly
     def set_llm(model: str) -> dict:
         """Switch the server's LLM (a pack name, local folder or hub id) for later answers and summaries."""
         return backend.set_llm(model)
@@ -182,6 +190,7 @@ def register_models_and_bench(backend: Backend, heavy: dict) -> None:
     gr.api(models, api_name="models")
     gr.api(set_llm, api_name="set_llm")
     gr.api(privacy, api_name="privacy")
+    gr.api(features, api_name="features")
     gr.api(bench_runs, api_name="bench_runs")
     gr.api(bench_rows, api_name="bench_rows")
     gr.api(run_bench, api_name="run_bench", **heavy)

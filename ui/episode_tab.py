@@ -64,7 +64,10 @@ def wire(backend, ui: SimpleNamespace, *, open_box, tabs, refresh_library: tuple
         src = render.audio_url(backend.audio_file(ep))
         files = {fmt: api.write_export(backend, ep.id, fmt) for fmt in EXPORTS}
         transcript = render.transcript_html(ep, segs, src, backend.edited_segments(ep.id))
-        return (render.episode_header_html(ep, src), transcript, render.meta_html(ep, src),
+        from rag.features import listing
+
+        meta = render.meta_html(ep, src) + render.features_html(listing(backend.settings, ep))
+        return (render.episode_header_html(ep, src), transcript, meta,
                 *[gr.update(value=files[f], interactive=files[f] is not None) for f in EXPORTS], ep.title)
 
     outputs = [ui.header, ui.transcript, ui.meta, *ui.dl.values(), ui.title]

@@ -41,6 +41,10 @@ command("gc", "apply the retention settings: delete audio copies older than N da
 command("audit", "the audit log: every call to a server and every deletion (when, host, bytes; never content)", "rag.cli.audit")
 command("vocab", "names and terms to spell as given: add, list, remove (library-wide or per episode)", "rag.cli.vocab")
 command("servers", "start, stop and check the OpenAI-compatible servers (mlx-lm, faster-whisper, vllm) on 127.0.0.1", "rag.cli.servers")
+command("features", "what can be done with an episode (transcription, summary, question; from the transcript or "
+        "its audio) and whether it can run here", "rag.cli.features")
+command("run", "run one feature on an episode: audiorag run question EPISODE \"…\" [--via voxtral]", "rag.cli.features",
+        add="add_run_arguments", run="run_feature")
 command("plugins", "list the backends installed for each role (ours and other packages')", "rag.cli.plugins")
 
 
