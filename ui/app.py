@@ -127,6 +127,7 @@ def _wire_search(backend: Backend, ui: SimpleNamespace, src_for, *, heavy: dict,
 
 
 ROLE_COLUMNS = ["role", "model", "backend", "server", "loaded"]
+ROLE_LABELS = {"llm": "llm (cleanup)"}  # llm.model: what cleans transcripts up; answers and summaries have their rows
 PACK_COLUMNS = ["name", "role", "ready", "size (MB)", "format", "description"]
 
 
@@ -146,8 +147,8 @@ def _models_layout() -> SimpleNamespace:
 
 def _wire_models(backend: Backend, ui: SimpleNamespace, sett: SimpleNamespace, *, heavy: dict, private: dict):
     def refresh():
-        roles_rows = [[r["role"], r["model"], r["backend"], r["base_url"], "yes" if r["loaded"] else "no"]
-                      for r in backend.models()]
+        roles_rows = [[ROLE_LABELS.get(r["role"], r["role"]), r["model"], r["backend"], r["base_url"],
+                       "yes" if r["loaded"] else "no"] for r in backend.models()]
         try:
             pack_rows = [[p["name"], p["role"], "yes" if p["ready"] else "no", p["size_mb"] or "", p["format"],
                           p["description"]] for p in backend.packs()]
