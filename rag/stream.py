@@ -93,6 +93,7 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
     events: queue.Queue = queue.Queue()
     t0 = time.perf_counter()
     clock = {"retrieved": None, "first": None, "last": None, "pieces": 0}
+    holder: dict = {}  # the answering LLM, once work() has it
 
     def on_piece(piece: str) -> None:
         now = time.perf_counter()
@@ -102,7 +103,7 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
 
     def work() -> None:
         try:
-            inner = _answer_llm(settings, opts, mode)
+            inner = holder["llm"] = _answer_llm(settings, opts, mode)
             llm = TunedLLM(inner, opts, on_piece, cancel) if inner is not None else None
             for ev in ask(question, episode=episode, history=history, settings=settings, mode=mode, k=opts.k,
                           store=store, embedder=embedder, llm=llm, speaker=speaker):
@@ -121,7 +122,12 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
         first, last, n = clock["first"], clock["last"], clock["pieces"]
         tps = (n - 1) / (last - first) if n > 1 and last > first else None
         return {"type": "stats", "ttft": None if first is None else max(0.0, first - since), "tps": tps,
-                "tokens": n, "model": answer_model_name(settings) if named else None, "elapsed": time.perf_counter() - t0}
+                "tokens": n, "model": who() if named else None, "elapsed": time.perf_counter() - t0}
+
+    def who() -> str:  # the engine that answered, asked late: a server's local fallback is chosen at first use
+        from rag.llm import label
+
+        return label(holder["llm"]) if holder.get("llm") is not None else answer_model_name(settings)
 
     worker = threading.Thread(target=work, name="answer", daemon=True)
     yield {"type": "state", "state": "retrieving"}

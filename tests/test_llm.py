@@ -177,6 +177,11 @@ def test_openai_backend_falls_back_to_local_when_server_is_down(settings, caplog
         answer = llm.generate(ASKED, max_tokens=24)
     assert "Paris" in answer
     assert llm.fallback is not None and "fallback" in llm.name
+    # what the page and the stored turn say answered: the local engine, and that the server was not reached
+    from rag.llm import label
+
+    who = label(llm)
+    assert who.startswith(f"{llm.fallback.name} on ") and f"unreachable server 127.0.0.1:{port}" in who, who
     assert any("unreachable" in r.getMessage() and str(port) in r.getMessage() for r in caplog.records)
     assert "unreachable" in capfd.readouterr().err
     # later calls go straight to the local model

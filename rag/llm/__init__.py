@@ -88,6 +88,18 @@ def _local_task_model(settings, task: str) -> str:
     return settings.llm.model
 
 
+def label(llm) -> str:
+    """Who wrote an answer, for the page and the stored turn: "gemma-3-270m on llama.cpp"; a server's local
+    fallback says so ("gemma-3-270m on llama.cpp, instead of the unreachable server gpu-box:8000")."""
+    fallback = getattr(llm, "fallback", None)
+    if fallback is not None:
+        from rag.privacy import where
+
+        return f"{label(fallback)}, instead of the unreachable server {where(getattr(llm, 'base_url', ''))}"
+    engine = getattr(llm, "backend", "")
+    return f"{llm.name} on {engine}" if engine else llm.name
+
+
 def get_task_llm(settings=None, task: str = "answer") -> LLM:
     """get_llm() with the model for `task` (see task_model). With the openai backend the server's model
     (llm.remote_model) does every task, and the task's local model is the fallback if the server is unreachable."""

@@ -93,6 +93,8 @@ def _params(gguf: Path, threads: int, n_ctx: int):
 
 
 class LlamaCppLLM(BaseLLM):
+    backend = "llama.cpp"
+
     def __init__(self, gguf: Path | str, name: str | None = None, chat_template: bool = True,
                  threads: int | None = None, n_ctx: int = N_CTX):
         import xllamacpp as xlc

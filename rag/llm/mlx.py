@@ -15,6 +15,8 @@ from rag.llm.base import PLAIN_STOP, BaseLLM, StopFilter, plain_prompt
 
 
 class MlxLLM(BaseLLM):
+    backend = "mlx-lm"  # what the page names as the engine that answered (rag.llm.label)
+
     def __init__(self, path: Path | str, name: str | None = None):
         from rag.runtime import mx
 
