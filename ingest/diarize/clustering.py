@@ -146,7 +146,7 @@ def assign(emb: np.ndarray, seg: np.ndarray, centroids: np.ndarray) -> np.ndarra
 def reconstruct(seg: np.ndarray, hard: np.ndarray, count: np.ndarray, geo: Geometry, k: int) -> np.ndarray:
     """(recording frames, k) 0/1: each frame's `count` most active global speakers."""
     n_win, n_frames, _ = seg.shape
-    per = np.full((n_win, n_frames, k), np.nan)
+    per = np.full((n_win, n_frames, k), np.nan, dtype=np.float32)
     for c in range(n_win):
         for g in set(hard[c]) - {-1}:
             per[c, :, g] = seg[c][:, hard[c] == g].max(axis=1)

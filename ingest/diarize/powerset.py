@@ -30,6 +30,7 @@ from ingest.diarize.base import Diarization, DiarizeError, Turn, speaker_label
 
 SR = 16000
 WINDOW_S = 10.0
+BLOCK_WINDOWS = 60  # windows whose CAM++ frames are held at once (about 70 s of audio at a 1 s step)
 
 
 @dataclass
@@ -124,8 +125,9 @@ class PowersetDiarizer:
         out = np.full((n_win, n_spk, 192), np.nan, dtype=np.float32)
         clean = seg * (seg.sum(axis=2, keepdims=True) < 2)
         min_clean = self.settings.clean_frames * n_frames
+        mean = feats.mean(axis=0, keepdims=True) if len(feats) else 0.0  # normalised over the whole recording
+        whole, span = None, (0, 0)  # CAM++ frames of windows [span) when pool == "file", computed a block at a time
         with torch.inference_mode():
-            whole = self.file_features(feats) if self.settings.pool == "file" else None
             for c, s in enumerate(starts):
                 active = np.flatnonzero(seg[c].sum(axis=0) > 0)
                 f0 = s // 160
@@ -133,8 +135,14 @@ class PowersetDiarizer:
                 if not len(active) or len(x) < 50:
                     continue
                 masks = {k: clean[c, :, k] if clean[c, :, k].sum() >= min_clean else seg[c, :, k] for k in active}
-                if whole is not None:
-                    self.pool_masks(whole[:, f0 // 2: f0 // 2 + (len(x) + 1) // 2], masks, out[c])
+                if self.settings.pool == "file":
+                    if not span[0] <= c < span[1]:
+                        span = (c, min(len(starts), c + BLOCK_WINDOWS))
+                        first = f0 // 2
+                        stretch = feats[f0: starts[span[1] - 1] // 160 + int(WINDOW_S * 100)]
+                        whole = self.file_features(stretch, mean)
+                    a = f0 // 2 - first
+                    self.pool_masks(whole[:, a: a + (len(x) + 1) // 2], masks, out[c])
                 elif self.settings.pool == "select":
                     self.selected_embeddings(x, masks, out[c])
                 else:
@@ -156,11 +164,11 @@ class PowersetDiarizer:
             feats = self.torch.from_numpy(pick - pick.mean(axis=0, keepdims=True))[None]
             out[k] = self.emb(feats)[0].numpy()
 
-    def file_features(self, feats: np.ndarray, block: int = 3000, margin: int = 200):
-        """CAM++'s frames before statistics pooling (C, T: every 20 ms) over the whole recording, in blocks of
-        `block` filterbank frames with `margin` frames of context each side."""
+    def file_features(self, feats: np.ndarray, mean, block: int = 3000, margin: int = 200):
+        """CAM++'s frames before statistics pooling (C, T: every 20 ms) over a stretch of the recording, in blocks
+        of `block` filterbank frames with `margin` frames of context each side."""
         torch = self.torch
-        x = feats - feats.mean(axis=0, keepdims=True)
+        x = feats - mean
         parts = []
         for b in range(0, len(x), block):
             lo = max(0, b - margin)
