@@ -39,6 +39,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "mlx": "rag.embed.mlx:load",
     },
     "diarize": {
+        "powerset": "ingest.diarize.powerset:load",
         "senko": "ingest.diarize.senko:load",
     },
 }

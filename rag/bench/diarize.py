@@ -156,7 +156,9 @@ def run(ctx: Ctx) -> list[dict]:
     ctx.say("diarize: loading the engine", 0.0)
     t0 = time.perf_counter()
     diarizer = get_diarizer(ctx.settings)
-    rows = [ctx.row(BENCH, "load_s", time.perf_counter() - t0, "s", label, "", "engine load, before the clock")]
+    settings = getattr(diarizer, "describe", lambda: "")()
+    rows = [ctx.row(BENCH, "load_s", time.perf_counter() - t0, "s", label, "",
+                    "engine load, before the clock" + (f"; {settings}" if settings else ""))]
     rows += score_files(diarizer, folder, speakers, ctx, label)
     rows += single_voice(diarizer, speakers, ctx, label)
     rows += ingest_overhead(ctx, label)
