@@ -78,6 +78,14 @@ def _answer_llm(settings, opts: AnswerSettings, mode: str):
         return None
 
 
+def _who(holder: dict, settings) -> str:
+    """The engine that answered, asked late: a server's local fallback is chosen at its first use."""
+    from rag.answer import answer_model_name
+    from rag.llm import label
+
+    return label(holder["llm"]) if holder.get("llm") is not None else answer_model_name(settings)
+
+
 def live_answer(question: str, *, episode: str | None = None, history: list | None = None, settings=None,
                 opts: AnswerSettings | None = None, cancel: threading.Event | None = None, store=None,
                 embedder=None, speaker: str | None = None) -> Iterator[dict]:
@@ -122,12 +130,8 @@ def live_answer(question: str, *, episode: str | None = None, history: list | No
         first, last, n = clock["first"], clock["last"], clock["pieces"]
         tps = (n - 1) / (last - first) if n > 1 and last > first else None
         return {"type": "stats", "ttft": None if first is None else max(0.0, first - since), "tps": tps,
-                "tokens": n, "model": who() if named else None, "elapsed": time.perf_counter() - t0}
-
-    def who() -> str:  # the engine that answered, asked late: a server's local fallback is chosen at first use
-        from rag.llm import label
-
-        return label(holder["llm"]) if holder.get("llm") is not None else answer_model_name(settings)
+                "tokens": n, "model": _who(holder, settings) if named else None,
+                "elapsed": time.perf_counter() - t0}
 
     worker = threading.Thread(target=work, name="answer", daemon=True)
     yield {"type": "state", "state": "retrieving"}

@@ -93,9 +93,11 @@ def label(llm) -> str:
     fallback says so ("gemma-3-270m on llama.cpp, instead of the unreachable server gpu-box:8000")."""
     fallback = getattr(llm, "fallback", None)
     if fallback is not None:
-        from rag.privacy import where
+        from urllib.parse import urlsplit
 
-        return f"{label(fallback)}, instead of the unreachable server {where(getattr(llm, 'base_url', ''))}"
+        url = urlsplit(getattr(llm, "base_url", "") or "")
+        host = f"{url.hostname}:{url.port}" if url.port else (url.hostname or "?")  # never its credentials
+        return f"{label(fallback)}, instead of the unreachable server {host}"
     engine = getattr(llm, "backend", "")
     return f"{llm.name} on {engine}" if engine else llm.name
 
