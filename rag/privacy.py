@@ -85,9 +85,13 @@ def _diarize(settings) -> Role:
     if d.mode == "off":
         return Role("speaker detection", THIS_MACHINE, False, "off")
     if (d.backend or "auto").lower() in LOCAL_BACKENDS["diarize"]:
-        from ingest.diarize import choose_backend
+        from ingest.diarize import choose_backend, installed
 
-        return Role("speaker detection", THIS_MACHINE, False, f"{choose_backend(d.backend)}, mode {d.mode}")
+        engine = choose_backend(d.backend)
+        if d.mode == "auto" and not installed(engine):  # the Linux app set-up without --diarize
+            return Role("speaker detection", THIS_MACHINE, False,
+                        "not installed: no speaker labels (bash scripts/setup.sh --diarize adds them)")
+        return Role("speaker detection", THIS_MACHINE, False, f"{engine}, mode {d.mode}")
     return Role("speaker detection", f"plugin '{d.backend}'", True,
                 "a plugin backend: where it sends data is up to that plugin (audiorag plugins)")
 
