@@ -40,6 +40,7 @@ command("models", "pull, list and verify model packs", "rag.cli.models")
 command("gc", "apply the retention settings: delete audio copies older than N days, keep transcripts", "rag.cli.gc")
 command("audit", "the audit log: every call to a server and every deletion (when, host, bytes; never content)", "rag.cli.audit")
 command("vocab", "names and terms to spell as given: add, list, remove (library-wide or per episode)", "rag.cli.vocab")
+command("corrections", "export the transcript corrections as JSONL (heard, corrected, episode and time)", "rag.cli.corrections")
 command("servers", "start, stop and check the OpenAI-compatible servers (mlx-lm, faster-whisper, vllm) on 127.0.0.1", "rag.cli.servers")
 command("plugins", "list the backends installed for each role (ours and other packages')", "rag.cli.plugins")
 
