@@ -72,7 +72,7 @@ def settings_from_args(args: argparse.Namespace):
         models_dir=getattr(args, "models_dir", None),
         asr=role(model=getattr(args, "asr_model", None), backend=getattr(args, "asr_backend", None)),
         llm=role(model=llm_model, answer_model=llm_model, summary_model=llm_model,
-                 backend=getattr(args, "llm_backend", None)),
+                 backend=getattr(args, "llm_backend", None), adapter=getattr(args, "adapter", None)),
         embed=role(model=getattr(args, "embed_model", None)),
         diarize=role(mode=getattr(args, "diarize", None), speakers=getattr(args, "speakers", None)),
     )
