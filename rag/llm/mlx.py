@@ -25,6 +25,8 @@ class MlxLLM(BaseLLM):
         self.path = path
         self.name = name or str(path)
         self.adapter = adapter_name
+        self._lock = threading.Lock()
+        self.last_stats: dict = {}
         if adapter is None:
             self.model, self.tokenizer = load(str(path))
             return
@@ -38,8 +40,6 @@ class MlxLLM(BaseLLM):
         # worker, the app's pool), where evaluating them fails ("no Stream(cpu, 0) in current thread")
         mx().eval(self.model.parameters())
         self.name = f"{self.name}+{adapter_name}"
-        self._lock = threading.Lock()
-        self.last_stats: dict = {}
 
     @property
     def has_chat_template(self) -> bool:
