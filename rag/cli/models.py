@@ -53,12 +53,17 @@ def run(args: argparse.Namespace) -> int:
     if args.models_cmd == "list":
         return _list(models_dir, args.json)
     if args.models_cmd == "verify":
+        from rag.adapters import ROLE, list_adapters
+
         names = args.names or [n for n in PACKS if read_manifest(n, models_dir) is not None]
+        names += [] if args.names else [a["name"] for a in list_adapters(models_dir)]
         bad = 0
         results = []
         for name in names:
             try:
-                verify(name, models_dir, quick=False)
+                adapter = (read_manifest(name, models_dir) or {}).get("role") == ROLE
+                verify(name, models_dir, quick=False, **({"what": "adapter", "fix": "train it again: audiorag "
+                       f"finetune --name {name} --force"} if adapter else {}))
                 results.append({"name": name, "ok": True})
                 if not args.json:
                     print(f"{name}: ok")
