@@ -298,8 +298,8 @@ def default_mode(settings) -> str:
     """hybrid, except extractive when the answering model is a pack measured too weak to write answers."""
     from rag.llm import is_local
 
-    if is_local(settings) and answer_model_name(settings) in EXTRACTIVE_PACKS:
-        return "extractive"
+    if is_local(settings) and not settings.llm.adapter and answer_model_name(settings) in EXTRACTIVE_PACKS:
+        return "extractive"  # an adapter was chosen to write: its answers are checked like any model's (hybrid)
     return DEFAULT_MODE
 
 

@@ -91,6 +91,10 @@ class LlmSettings(RoleSettings):
     # docs/answers.md), else `model`.
     answer_model: str | None = None
     summary_model: str | None = None
+    # A fine-tuned adapter (`audiorag finetune`, docs/finetune.md): its name in the models dir, or an mlx-lm adapter
+    # folder. Every local task then runs the adapter's base model with it, on the mlx backend (llama.cpp cannot
+    # apply an adapter); a task model set to another model than the adapter's base is an error.
+    adapter: str | None = None
 
 
 class EmbedSettings(RoleSettings):

@@ -40,6 +40,8 @@ command("models", "pull, list and verify model packs", "rag.cli.models")
 command("gc", "apply the retention settings: delete audio copies older than N days, keep transcripts", "rag.cli.gc")
 command("audit", "the audit log: every call to a server and every deletion (when, host, bytes; never content)", "rag.cli.audit")
 command("vocab", "names and terms to spell as given: add, list, remove (library-wide or per episode)", "rag.cli.vocab")
+command("finetune", "train a LoRA adapter for the text model on the library's transcripts (or your JSONL)", "rag.cli.finetune")
+command("corrections", "export the transcript corrections as JSONL (heard, corrected, episode and time)", "rag.cli.corrections")
 command("servers", "start, stop and check the OpenAI-compatible servers (mlx-lm, faster-whisper, vllm) on 127.0.0.1", "rag.cli.servers")
 command("features", "what can be done with an episode (transcription, summary, question; from the transcript or "
         "its audio) and whether it can run here", "rag.cli.features")
@@ -74,7 +76,7 @@ def settings_from_args(args: argparse.Namespace):
         models_dir=getattr(args, "models_dir", None),
         asr=role(model=getattr(args, "asr_model", None), backend=getattr(args, "asr_backend", None)),
         llm=role(model=llm_model, answer_model=llm_model, summary_model=llm_model,
-                 backend=getattr(args, "llm_backend", None)),
+                 backend=getattr(args, "llm_backend", None), adapter=getattr(args, "adapter", None)),
         embed=role(model=getattr(args, "embed_model", None)),
         diarize=role(mode=getattr(args, "diarize", None), speakers=getattr(args, "speakers", None)),
     )

@@ -56,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
     from rag.search import SearchError
     from rag.stream import live_answer
 
+    from rag.cli.options import check_adapter
+    from rag.settings import get_settings
+
     opts = answer_settings(args)
+    check_adapter(get_settings(), opts)
     try:
         events = live_answer(args.question, episode=args.episode, opts=opts, speaker=args.speaker)
         if args.json:

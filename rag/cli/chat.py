@@ -97,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         conv = chats.save(conv.model_copy(update={"settings": answer_settings(args, conv.settings)}))
         print(f"Resuming “{conv.title}” ({len(conv.turns)} question(s) so far).", file=sys.stderr)
     opts = conv.settings if conv is not None else answer_settings(args)
+    from rag.cli.options import check_adapter
+    from rag.settings import get_settings
+
+    check_adapter(get_settings(), opts)
     scope = chats.store.find_episode(args.episode) if args.episode else None
     if args.episode and scope is None:
         return fail(f"no episode matches '{args.episode}' (see: audiorag list)")

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", metavar="DIR", help="folder for --batch-enhance results")
     p.add_argument("--model", help="LLM: pack name, local MLX folder, or hub id (default: the configured LLM)")
     p.add_argument("--backend", choices=["auto", "mlx", "openai"], help="LLM backend (default: the configured one)")
+    p.add_argument("--adapter", metavar="NAME",
+                   help="a fine-tuned adapter (audiorag finetune) on its base model; runs on mlx-lm")
     p.add_argument("--max-tokens", type=int, default=256, help="most tokens to generate (--prompt/--chat)")
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
     return p
@@ -179,7 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 0
-    return guarded(lambda: run(args))
+    return guarded(lambda: run(_with_adapter(args)))
+
+
+def _with_adapter(args):
+    """--adapter NAME as llm.adapter for this run (rag.llm loads the adapter's base model with it)."""
+    if getattr(args, "adapter", None):
+        from rag.settings import get_settings, set_settings
+
+        s = get_settings()
+        set_settings(s.model_copy(update={"llm": s.llm.model_copy(update={"adapter": args.adapter})}))
+    return args
 
 
 if __name__ == "__main__":

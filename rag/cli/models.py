@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rag.models import PACKS, ModelError
-    from rag.models.pull import drop_sources, list_packs, pull, read_manifest, verify
+    from rag.models.pull import drop_sources, pull, read_manifest, verify
     from rag.settings import get_settings
 
     models_dir = get_settings().models_path
@@ -51,26 +51,19 @@ def run(args: argparse.Namespace) -> int:
                     failed += 1
         return 1 if failed else 0
     if args.models_cmd == "list":
-        rows = list_packs(models_dir)
-        if args.json:
-            from rag.cli import print_json
-
-            print_json(rows)
-            return 0
-        from rag.table import show_table
-
-        show_table(("name", "role", "source", "format", "size", "ready", "where"),
-                   ([r["name"], r["role"], r["source"], r["format"], f"{r['size_mb']} MB" if r["size_mb"] else "-",
-                     ("yes", "green") if r["ready"] else ("no", "yellow"), r["path"]] for r in rows),
-                   title=f"model packs in {models_dir}")
-        return 0
+        return _list(models_dir, args.json)
     if args.models_cmd == "verify":
+        from rag.adapters import ROLE, list_adapters
+
         names = args.names or [n for n in PACKS if read_manifest(n, models_dir) is not None]
+        names += [] if args.names else [a["name"] for a in list_adapters(models_dir)]
         bad = 0
         results = []
         for name in names:
             try:
-                verify(name, models_dir, quick=False)
+                adapter = (read_manifest(name, models_dir) or {}).get("role") == ROLE
+                verify(name, models_dir, quick=False, **({"what": "adapter", "fix": "train it again: audiorag "
+                       f"finetune --name {name} --force"} if adapter else {}))
                 results.append({"name": name, "ok": True})
                 if not args.json:
                     print(f"{name}: ok")
@@ -85,3 +78,26 @@ def run(args: argparse.Namespace) -> int:
             print_json(results)
         return 1 if bad else 0
     return 2
+
+
+def _list(models_dir, as_json: bool) -> int:
+    """The packs, then the adapters trained here (`audiorag finetune`): each with its base model and figures."""
+    from rag.adapters import figures_line, list_adapters
+    from rag.models.pull import list_packs
+
+    rows = list_packs(models_dir)
+    adapters = list_adapters(models_dir)
+    if as_json:
+        from rag.cli import print_json
+
+        print_json(rows + adapters)
+        return 0
+    from rag.table import show_table
+
+    shown = [[r["name"], r["role"], r["source"], r["format"], f"{r['size_mb']} MB" if r["size_mb"] else "-",
+              ("yes", "green") if r["ready"] else ("no", "yellow"), r["path"]] for r in rows]
+    shown += [[a["name"], "adapter", f"LoRA on {a['base']}", figures_line(a) or "lora", f"{a['size_mb']} MB",
+               ("yes", "green") if a["ready"] else ("no: corrupted", "yellow"), a["path"]] for a in adapters]
+    show_table(("name", "role", "source", "format", "size", "ready", "where"), shown,
+               title=f"model packs in {models_dir}")
+    return 0

@@ -34,6 +34,26 @@ def add_answer_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-tokens", type=int, help="tokens the model may write for its part (default 80)")
     g.add_argument("--system-prompt", help="replace the answer prompt's instructions")
     g.add_argument("--answer-model", help="the LLM that writes answers (pack name, folder or hub id)")
+    add_adapter_option(g)
+
+
+def add_adapter_option(p) -> None:
+    p.add_argument("--adapter", metavar="NAME",
+                   help="a fine-tuned adapter (audiorag finetune): its base model writes, with it, on mlx-lm")
+
+
+def check_adapter(settings, opts=None, task: str = "answer") -> None:
+    """With an adapter chosen, load the task's model with it now: a corrupt adapter, or one trained on another
+    model, stops the command with one line instead of the answer quietly falling back to quotes."""
+    if not settings.llm.adapter or (opts is not None and opts.mode == "extractive"):
+        return
+    from rag.llm import get_task_llm
+
+    if opts is not None:
+        from rag.stream import task_settings
+
+        settings = task_settings(settings, opts)
+    get_task_llm(settings, task)
 
 
 def answer_settings(args: argparse.Namespace, base=None):

@@ -16,6 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="summary: extractive (default; central transcript sentences, map-reduce) or abstractive "
                         "(the LLM summarizes each part and combines them; checked, with extraction as fallback)")
     p.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    from rag.cli.options import add_adapter_option
+
+    add_adapter_option(p)
 
 
 def _show(meta, report) -> None:
@@ -34,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.episode) == bool(args.all):
         print("error: give one EPISODE or --all", file=sys.stderr)
         return 2
+    from rag.cli.options import check_adapter
+    from rag.settings import get_settings
+
+    check_adapter(get_settings(), task="summary")
     store = Store()
     refs = [e.id for e in store.list_episodes()] if args.all else [args.episode]
     results, failed = [], 0

@@ -41,8 +41,8 @@ LOCAL_BACKENDS = ("auto", "mlx", "llamacpp")
 
 
 def is_local(settings) -> bool:
-    """True when the LLM runs in this process (backend auto/mlx/llamacpp), not on a server."""
-    return (settings.llm.backend or "auto").lower() in LOCAL_BACKENDS
+    """True when the LLM runs in this process (backend auto/mlx/llamacpp, or an adapter chosen), not on a server."""
+    return bool(settings.llm.adapter) or (settings.llm.backend or "auto").lower() in LOCAL_BACKENDS
 
 
 def auto_backend(spec: str, settings) -> str:
@@ -68,6 +68,8 @@ def auto_backend(spec: str, settings) -> str:
 
 def local_backend(settings, spec: str | None = None, backend: str | None = None) -> str:
     """The in-process backend that runs `spec` (default llm.model) with these settings: mlx or llamacpp."""
+    if settings.llm.adapter:  # llama.cpp cannot apply an mlx-lm adapter
+        return "mlx"
     backend = (backend or settings.llm.backend or "auto").lower()
     return auto_backend(spec or settings.llm.model, settings) if backend == "auto" else backend
 
@@ -83,6 +85,10 @@ def _local_task_model(settings, task: str) -> str:
     explicit = getattr(settings.llm, f"{task}_model", None)
     if explicit:
         return explicit
+    if settings.llm.adapter and settings.llm.model == DEFAULT_PACK:  # the adapter's base does every task
+        from rag.adapters import base_of
+
+        return base_of(settings.llm.adapter, settings.models_path) or settings.llm.model
     if settings.llm.model == DEFAULT_PACK:
         return TASK_PACKS.get(task, settings.llm.model)
     return settings.llm.model
@@ -126,7 +132,7 @@ def get_llm(settings=None, model: str | None = None, backend: str | None = None,
     from rag.settings import get_settings
 
     settings = settings or get_settings()
-    backend = (backend or settings.llm.backend or "auto").lower()
+    backend = "mlx" if settings.llm.adapter else (backend or settings.llm.backend or "auto").lower()
     if backend in LOCAL_BACKENDS:
         spec = model or settings.llm.model
         chosen = local_backend(settings, spec, backend)
@@ -156,7 +162,8 @@ def load_local(spec: str, settings=None, backend: str = "mlx") -> LLM:
     from rag.settings import get_settings
 
     settings = settings or get_settings()
-    key = (backend, spec, str(settings.models_path))  # looked up before resolving: a hit costs no pack check
+    adapter = settings.llm.adapter if backend == "mlx" else None
+    key = (backend, spec, str(settings.models_path), adapter)  # looked up before resolving: no pack check on a hit
     with _LOCK:
         if key not in _CACHE:
             _CACHE[key] = plugins.factory("llm", backend)(spec, settings)
@@ -171,7 +178,8 @@ def load_mlx(spec: str, settings=None) -> LLM:
 def is_loaded(settings, model: str) -> bool:
     """Whether this process holds `model` loaded already (for a server backend: whether its client exists)."""
     if is_local(settings):
-        key = (local_backend(settings, model), model, str(settings.models_path))
+        backend = local_backend(settings, model)
+        key = (backend, model, str(settings.models_path), settings.llm.adapter if backend == "mlx" else None)
         with _LOCK:
             return key in _CACHE
     with _LOCK:

@@ -17,7 +17,8 @@ from rag.llm.base import PLAIN_STOP, BaseLLM, StopFilter, plain_prompt
 class MlxLLM(BaseLLM):
     backend = "mlx-lm"  # what the page names as the engine that answered (rag.llm.label)
 
-    def __init__(self, path: Path | str, name: str | None = None):
+    def __init__(self, path: Path | str, name: str | None = None, adapter: Path | None = None,
+                 adapter_name: str | None = None):
         from rag.runtime import mx
 
         mx()  # BLAS preload before mlx_lm imports mlx.core
@@ -25,9 +26,22 @@ class MlxLLM(BaseLLM):
 
         self.path = path
         self.name = name or str(path)
-        self.model, self.tokenizer = load(str(path))
+        self.adapter = adapter_name
         self._lock = threading.Lock()
         self.last_stats: dict = {}
+        if adapter is None:
+            self.model, self.tokenizer = load(str(path))
+            return
+        try:
+            self.model, self.tokenizer = load(str(path), adapter_path=str(adapter))
+        except (ValueError, KeyError, TypeError, OSError, RuntimeError) as exc:  # mlx-lm's, on a bad adapter
+            from rag.adapters import load_error
+
+            raise load_error(adapter_name or str(adapter), self.name, exc) from None
+        # the adapter's arrays are loaded lazily on this thread's stream; generation may run on another (the answer
+        # worker, the app's pool), where evaluating them fails ("no Stream(cpu, 0) in current thread")
+        mx().eval(self.model.parameters())
+        self.name = f"{self.name}+{adapter_name}"
 
     @property
     def has_chat_template(self) -> bool:
@@ -82,7 +96,16 @@ class MlxLLM(BaseLLM):
 
 
 def load(spec: str, settings) -> MlxLLM:
-    """The `mlx` LLM backend's factory (rag.plugins): a pack name, local MLX folder or hub id."""
+    """The `mlx` LLM backend's factory (rag.plugins): a pack name, local MLX folder or hub id; with llm.adapter,
+    that adapter applied (rag/adapters.py: checked first, so a corrupt one or one trained on another model is one
+    line)."""
     from rag.models.resolve import resolve_model
 
-    return MlxLLM(resolve_model(spec, "llm", settings), name=spec)
+    adapter = getattr(settings.llm, "adapter", None)
+    if not adapter:
+        return MlxLLM(resolve_model(spec, "llm", settings), name=spec)
+    from rag.adapters import check_base, checked_adapter
+
+    folder, manifest = checked_adapter(adapter, settings.models_path)
+    check_base(adapter, manifest, spec)
+    return MlxLLM(resolve_model(spec, "llm", settings), name=spec, adapter=folder, adapter_name=adapter)

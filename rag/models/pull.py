@@ -170,7 +170,8 @@ def _record_mtimes(target: Path, manifest: dict) -> None:
     tmp.replace(target / MANIFEST)
 
 
-def verify(name: str, models_dir: Path | None = None, quick: bool = False) -> Path:
+def verify(name: str, models_dir: Path | None = None, quick: bool = False, what: str = "model pack",
+           fix: str | None = None) -> Path:
     """Check a pulled pack against its manifest; raise ModelError with one clear line if it is not usable.
 
     quick=True (on every load) compares sizes, and re-checksums only files whose mtime changed since they were
@@ -180,20 +181,20 @@ def verify(name: str, models_dir: Path | None = None, quick: bool = False) -> Pa
     manifest = read_manifest(name, models_dir)
     if manifest is None:
         raise ModelError(f"model pack '{name}' is not pulled; run: audiorag models pull {name}")
-    fix = f"; run: audiorag models pull --force {name}"
+    fix = f"; {fix}" if fix else f"; run: audiorag models pull --force {name}"
     mtimes = manifest.get("mtimes") or {}
     rechecked = False
     for rel, digest in manifest["files"].items():
         path = target / rel
         if not path.is_file():
-            raise ModelError(f"model pack '{name}' is corrupted ({rel} missing){fix}")
+            raise ModelError(f"{what} '{name}' is corrupted ({rel} missing){fix}")
         st = path.stat()
         size = manifest.get("sizes", {}).get(rel)
         if size is not None and st.st_size != size:
-            raise ModelError(f"model pack '{name}' is corrupted ({rel} has the wrong size){fix}")
+            raise ModelError(f"{what} '{name}' is corrupted ({rel} has the wrong size){fix}")
         changed = mtimes.get(rel) != st.st_mtime_ns
         if (not quick or changed) and sha256_file(path) != digest:
-            raise ModelError(f"model pack '{name}' is corrupted ({rel} checksum mismatch){fix}")
+            raise ModelError(f"{what} '{name}' is corrupted ({rel} checksum mismatch){fix}")
         rechecked |= changed
     if rechecked:
         try:
