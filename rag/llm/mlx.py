@@ -81,6 +81,11 @@ class MlxLLM(BaseLLM):
 
 def load(spec: str, settings) -> MlxLLM:
     """The `mlx` LLM backend's factory (rag.plugins): a pack name, local MLX folder or hub id."""
+    from rag.models import PACKS, ModelError
     from rag.models.resolve import resolve_model
+
+    if spec in PACKS and not PACKS[spec].mlx:
+        raise ModelError(f"model pack '{spec}' is a GGUF for llama.cpp only: use llm.backend = \"llamacpp\" "
+                         "(pip install xllamacpp), or an mlx-community hub id for the same model")
 
     return MlxLLM(resolve_model(spec, "llm", settings), name=spec)
