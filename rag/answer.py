@@ -35,7 +35,7 @@ from rag.schema import Answer, Citation, Span
 from rag.search import Passage, SearchResult, content_terms, overlap, search
 from rag.textnorm import normalize_text
 
-MODES = ("extractive", "generative", "hybrid")
+MODES = ("extractive", "generative", "hybrid", "model")  # model: rag/answer_model.py
 DEFAULT_MODE = "hybrid"
 # By measurement (docs/answers.md): with two-shot prompts the Gemma 3 270M base model writes short, correct leads
 # (rag.llm.TASK_PACKS makes it the answering model); SmolLM2-135M-Instruct's leads were sometimes grounded in the
@@ -357,7 +357,13 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
 
     # Only the passages worth quoting may answer: a weaker one mixes the question's words with another moment.
     quotes = pick_quotes(result.passages, query)
-    decision = decide(query, result, quotes, store)
+    written = None
+    if mode == "model" and llm is not None:
+        from rag.answer_model import decide_by_model
+
+        decision, written = decide_by_model(llm, query, result)
+    else:
+        decision = decide(query, result, quotes, store)
     if not decision.answerable:
         ans = abstain_answer(result, scoped=episode is not None, reason=decision.reason, query=query)
         yield {"type": "token", "text": ans.answer}
@@ -367,9 +373,9 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
     lead, by_model = sentence_with(passage.text, span.start, span.end), False
     if mode in ("generative", "hybrid") and llm is not None:
         written = model_lead(llm, query, passage, span.text)
-        if written:
-            lead, by_model = written, True
-    more = [] if mode == "generative" else [p for p in quotes if p is not passage]
+    if written:
+        lead, by_model = written, True
+    more = [] if mode in ("generative", "model") else [p for p in quotes if p is not passage]
     text = compose(lead, by_model, passage, more)
     first = passage.citation()
     start = moment(passage, span.start, store)
