@@ -23,6 +23,11 @@ from rag.search import Passage, SearchResult, content_terms
 
 MODEL_PASSAGES = 3
 MAX_TOKENS = 64
+# Answerability by token probability (a backend with `first_token_probs`, i.e. llama.cpp): the probability that the
+# reply starts with the refusal's first token. At REFUSE_AT or above the question is refused; below it the model
+# must answer (the refusal's first token is forbidden while it writes). Calibrated on dev (docs/answers.md).
+REFUSAL_START = "That"
+REFUSE_AT = 0.5
 
 
 def first_sentence(text: str) -> str:
@@ -63,6 +68,19 @@ def model_passages(result: SearchResult) -> list[Passage]:
     return _distinct(result.passages)[:MODEL_PASSAGES]
 
 
+def refusal_probability(llm, messages: list[dict]) -> float | None:
+    """How likely the model's reply starts as the refusal does; None when the backend gives no probabilities."""
+    probs = getattr(llm, "first_token_probs", None)
+    if probs is None:
+        return None
+    from rag.models import ModelError
+
+    try:
+        return sum(p for tok, p in probs(messages).items() if tok.strip() == REFUSAL_START)
+    except ModelError:
+        return None
+
+
 def decide_by_model(llm, question: str, result: SearchResult) -> tuple[Decision, str | None]:
     """(the decision, the model's sentence when it may be the lead)."""
     from rag.answer import is_supported, says_unknown, support
@@ -71,15 +89,21 @@ def decide_by_model(llm, question: str, result: SearchResult) -> tuple[Decision,
     if not first.answerable:
         return first, None
     passages = model_passages(result)
-    reply = llm.generate(prompts.model_answer_messages(question, [p.text for p in passages]),
-                         max_tokens=MAX_TOKENS, temperature=0.0, stop=["\n"])
+    messages = prompts.model_answer_messages(question, [p.text for p in passages])
+    p_refuse = refusal_probability(llm, messages)
+    said = first.reason + ("" if p_refuse is None else f"; p(refuse) {p_refuse:.2f}")
+    if p_refuse is not None and p_refuse >= REFUSE_AT:
+        return Decision(False, f"{said}; the model: the passages do not say"), None
+    kw = dict(max_tokens=MAX_TOKENS, temperature=0.0, stop=["\n"])
+    reply = (llm.generate_avoiding(messages, [REFUSAL_START], **kw) if p_refuse is not None
+             else llm.generate(messages, **kw))
     sentence = first_sentence(reply)
     if not sentence or not any(ch.isalnum() for ch in sentence) or says_unknown(sentence):
-        return Decision(False, f"{first.reason}; the model: the passages do not say"), None
+        return Decision(False, f"{said}; the model: the passages do not say"), None
     i, frac, unsupported = support(sentence, passages, question)
     if i < 0:
-        return Decision(False, f"{first.reason}; the model's answer is in no passage"), None
+        return Decision(False, f"{said}; the model's answer is in no passage: {sentence}"), None
     passage = passages[i]
     span = answer_span(sentence, question, passage.text)
-    reason = f"{first.reason}; the model answers from passage {i + 1} (support {frac:.2f})"
+    reason = f"{said}; the model answers from passage {i + 1} (support {frac:.2f})"
     return Decision(True, reason, passage, span), sentence if is_supported(frac, unsupported) else None

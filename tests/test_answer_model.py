@@ -79,6 +79,34 @@ def test_an_unsupported_sentence_is_not_the_lead_but_its_passage_is_cited():
     assert decision.span.text == "1921"
 
 
+class WithProbs(Scripted):
+    """A scripted model that also states its first-token probabilities (as the llama.cpp backend does)."""
+
+    def __init__(self, reply: str, p_refuse: float):
+        super().__init__(reply)
+        self.p_refuse, self.avoided = p_refuse, []
+
+    def first_token_probs(self, messages, n: int = 10) -> dict[str, float]:
+        return {"That": self.p_refuse, "The": 1.0 - self.p_refuse}
+
+    def generate_avoiding(self, messages, avoid, **kw) -> str:
+        self.avoided.append(avoid)
+        return self.generate(messages, **kw)
+
+
+def test_refusal_by_token_probability():
+    from rag.answer_model import REFUSAL_START, REFUSE_AT
+
+    result = SearchResult("q", [], [PIER, LIGHTHOUSE, LAMP])
+    sure = WithProbs("Thomas Greene built it.", p_refuse=REFUSE_AT + 0.01)
+    decision, _ = decide_by_model(sure, "Who built the lighthouse?", result)
+    assert not decision.answerable and sure.seen == []  # refused on the probability: nothing generated
+    unsure = WithProbs("It was built by Thomas Greene.", p_refuse=REFUSE_AT - 0.01)
+    decision, lead = decide_by_model(unsure, "Who built the lighthouse?", result)
+    assert decision.answerable and decision.passage is LIGHTHOUSE and unsure.avoided == [[REFUSAL_START]]
+    assert f"p(refuse) {REFUSE_AT - 0.01:.2f}" in decision.reason
+
+
 def test_retrieval_floor_refuses_without_asking_the_model():
     llm = Scripted("Thomas Greene.")
     weak = P("Every summer the harbor hosts a rowing race.", 40.0, cosine=0.1)
