@@ -1,12 +1,10 @@
 """Ask: retrieve → decide whether the passages answer → compose one statement and the moment it comes from.
 
-Why it is built this way: the local models are tiny (135M/270M) and invent freely, so the *transcript* is the
-answer's backbone and the model is optional garnish.
-
+Why: the small local models (135M/270M) invent freely, so the *transcript* is the answer's backbone and the model
+is garnish; `model` mode (rag/answer_model.py) lets a 1.5B instruct model decide answerability, our code cites.
 - Retrieval (`rag.search`) gives segment-level passages with absolute scores (cosine, lexical overlap).
 - Answerability (`rag.answerable.decide`): retrieval strength, the question's type against what the passage holds,
-  and the question's own words; if the passages do not answer: "That isn't in your library." ("This episode does
-  not say." when asked about one episode) and the closest passages.
+  the question's own words; if not: "That isn't in your library." (or "This episode does not say.") and the closest.
 - The span (`rag.extract`): the words that answer, picked out of the cited passage; the lead is the transcript
   sentence that holds it. In `hybrid`/`generative` mode the model writes a lead too, and it replaces the
   transcript sentence only when it is supported by the passage and holds the span's words (checked while it
@@ -295,12 +293,13 @@ def answer_model_name(settings) -> str:
 
 
 def default_mode(settings) -> str:
-    """hybrid, except extractive when the answering model is a pack measured too weak to write answers."""
+    """hybrid, except extractive when the answering model is a pack measured too weak to write answers, and model
+    for a pack measured right for it (rag.answer_model.MODEL_MODE_PACKS)."""
+    from rag.answer_model import MODEL_MODE_PACKS
     from rag.llm import is_local
 
-    if is_local(settings) and answer_model_name(settings) in EXTRACTIVE_PACKS:
-        return "extractive"
-    return DEFAULT_MODE
+    name = answer_model_name(settings) if is_local(settings) else None
+    return "extractive" if name in EXTRACTIVE_PACKS else "model" if name in MODEL_MODE_PACKS else DEFAULT_MODE
 
 
 def model_lead(llm, question: str, passage: Passage, span_text: str) -> str | None:

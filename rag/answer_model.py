@@ -21,6 +21,8 @@ from rag.answerable import Decision, retrieval_decision
 from rag.extract import SpanPick, pick_span
 from rag.search import Passage, SearchResult, content_terms
 
+# The packs this mode is the default for (rag.answer.default_mode): measured on dev, docs/answers.md.
+MODEL_MODE_PACKS = frozenset({"qwen2.5-coder-1.5b-instruct"})
 MODEL_PASSAGES = 3
 MAX_TOKENS = 64
 # Answerability by token probability (a backend with `first_token_probs`, i.e. llama.cpp): the probability that the

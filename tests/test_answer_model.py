@@ -197,3 +197,14 @@ def test_qwen_answers_and_refuses_in_model_mode(settings):
     assert decision.answerable and decision.passage is LIGHTHOUSE and "Greene" in decision.span.text
     decision, _ = decide_by_model(llm, "How much did it cost to build the lighthouse?", result)
     assert not decision.answerable, decision.reason
+
+
+def test_model_mode_is_the_default_for_the_qwen_pack(settings):
+    from rag.answer import default_mode
+
+    settings.llm.answer_model = QWEN
+    assert default_mode(settings) == "model"
+    settings.llm.answer_model = "gemma-3-270m"
+    assert default_mode(settings) == "hybrid"
+    settings.llm.answer_model, settings.llm.backend = QWEN, "openai"  # a server's model: not a pack we measured
+    assert default_mode(settings) == "hybrid"
