@@ -17,6 +17,7 @@ without asking the model), then the best MODEL_PASSAGES distinct passages go to 
 from __future__ import annotations
 
 from rag import prompts
+from rag.answer_text import _distinct, is_supported, says_unknown, split_sentences, strip_model_citations, support
 from rag.answerable import Decision, retrieval_decision
 from rag.extract import SpanPick, pick_span
 from rag.search import Passage, SearchResult, content_terms
@@ -33,8 +34,6 @@ REFUSE_AT = 0.5
 
 
 def first_sentence(text: str) -> str:
-    from rag.answer import split_sentences, strip_model_citations
-
     clean = strip_model_citations(text.strip().split("\n")[0])
     sentences = split_sentences(clean)
     return sentences[0] if sentences else clean
@@ -44,8 +43,6 @@ def answer_span(answer: str, question: str, text: str) -> SpanPick:
     """Where in passage `text` the model's `answer` comes from: the sentence sharing the most of the answer's own
     content words (those the question does not hold; then all of them), and in it the span pick_span chooses, or
     the whole sentence."""
-    from rag.answer import split_sentences
-
     own = set(content_terms(answer)) - set(content_terms(question))
     every = set(content_terms(answer))
     best, best_key, pos = None, (-1, -1), 0
@@ -65,8 +62,6 @@ def answer_span(answer: str, question: str, text: str) -> SpanPick:
 
 
 def model_passages(result: SearchResult) -> list[Passage]:
-    from rag.answer import _distinct
-
     return _distinct(result.passages)[:MODEL_PASSAGES]
 
 
@@ -85,8 +80,6 @@ def refusal_probability(llm, messages: list[dict]) -> float | None:
 
 def decide_by_model(llm, question: str, result: SearchResult) -> tuple[Decision, str | None]:
     """(the decision, the model's sentence when it may be the lead)."""
-    from rag.answer import is_supported, says_unknown, support
-
     first = retrieval_decision(result)
     if not first.answerable:
         return first, None
