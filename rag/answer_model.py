@@ -30,7 +30,7 @@ MAX_TOKENS = 64
 # reply starts with the refusal's first token. At REFUSE_AT or above the question is refused; below it the model
 # must answer (the refusal's first token is forbidden while it writes). Calibrated on dev (docs/answers.md).
 REFUSAL_START = "That"
-REFUSE_AT = 0.3  # dev: every value from 0.10 to 0.48 gives the same decisions but one (docs/answers.md)
+REFUSE_AT = 0.3  # dev: every value from 0.10 to 0.48 makes the same decisions (docs/answers.md)
 
 
 def first_sentence(text: str) -> str:
