@@ -208,3 +208,16 @@ def test_model_mode_is_the_default_for_the_qwen_pack(settings):
     assert default_mode(settings) == "hybrid"
     settings.llm.answer_model, settings.llm.backend = QWEN, "openai"  # a server's model: not a pack we measured
     assert default_mode(settings) == "hybrid"
+
+
+def test_a_bare_pull_leaves_the_optional_pack_alone(settings, monkeypatch):
+    import rag.models.pull as pull_mod
+    from rag.cli import main
+    from rag.models import PACKS
+
+    pulled = []
+    monkeypatch.setattr(pull_mod, "pull", lambda name, *a, **kw: pulled.append(name))
+    assert main(["models", "pull"]) == 0
+    assert QWEN not in pulled and set(pulled) == {n for n in PACKS if n != QWEN}
+    rows = {r["name"]: r for r in pull_mod.list_packs(settings.models_path)}
+    assert rows[QWEN]["optional"] and "llama.cpp only" in rows[QWEN]["format"] and not rows["gemma-3-270m"]["optional"]

@@ -225,7 +225,9 @@ def list_packs(models_dir: Path | None = None) -> list[dict]:
                 "role": pack.role,
                 "source": ", ".join(pack.packages[:1]) + (" (+parts)" if len(pack.packages) > 1 else ""),
                 "format": (f"{pack.source_format} → mlx" + (" (+ gguf for llama.cpp)" if (manifest or {}).get("gguf") else "")
-                           if pack.mlx else f"{pack.source_format} (llama.cpp only)"),
+                           if pack.mlx else f"{pack.source_format} (llama.cpp only)")
+                          + ("" if pack.pulled_by_default else "; optional: pull by name"),
+                "optional": not pack.pulled_by_default,
                 "size_mb": round(dir_size(target) / 1e6, 1) if manifest else None,
                 "path": str(target),
                 "ready": ready,
