@@ -226,11 +226,12 @@ class LlamaCppLLM(BaseLLM):
         _raise_error(result)
         choice = (result.get("choices") or [{}])[0]
         content = (choice.get("logprobs") or {}).get("content") or []
-        if content:
-            return {t["token"]: math.exp(t["logprob"]) for t in content[0].get("top_logprobs", [])}
-        probs = (result.get("completion_probabilities") or [{}])[0]  # a raw completion (no chat template)
-        return {t.get("token", ""): math.exp(t["logprob"]) if "logprob" in t else t.get("prob", 0.0)
-                for t in probs.get("top_logprobs", probs.get("probs", []))}
+        first = content[0] if content else (result.get("completion_probabilities") or [{}])[0]  # raw completion
+        tops = first.get("top_logprobs") or first.get("probs") or []
+        if not tops:
+            raise ModelError("llama.cpp gave no token probabilities")
+        return {t.get("token", t.get("tok_str", "")): math.exp(t["logprob"]) if "logprob" in t else t.get("prob", 0.0)
+                for t in tops}
 
     def close(self) -> None:
         """Stop llama.cpp's server and remove its socket folder (also done when the object is collected)."""
