@@ -1,12 +1,10 @@
 """Ask: retrieve → decide whether the passages answer → compose one statement and the moment it comes from.
 
-Why it is built this way: the local models are tiny (135M/270M) and invent freely, so the *transcript* is the
-answer's backbone and the model is optional garnish.
-
+Why: the small local models (135M/270M) invent freely, so the *transcript* is the answer's backbone and the model
+is garnish; `model` mode (rag/answer_model.py) lets a 1.5B instruct model decide answerability, our code cites.
 - Retrieval (`rag.search`) gives segment-level passages with absolute scores (cosine, lexical overlap).
 - Answerability (`rag.answerable.decide`): retrieval strength, the question's type against what the passage holds,
-  and the question's own words; if the passages do not answer: "That isn't in your library." ("This episode does
-  not say." when asked about one episode) and the closest passages.
+  the question's own words; if not: "That isn't in your library." (or "This episode does not say.") and the closest.
 - The span (`rag.extract`): the words that answer, picked out of the cited passage; the lead is the transcript
   sentence that holds it. In `hybrid`/`generative` mode the model writes a lead too, and it replaces the
   transcript sentence only when it is supported by the passage and holds the span's words (checked while it
@@ -30,79 +28,25 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from rag import prompts
+from rag.answer_text import (  # noqa: F401 (re-exported: their old home)
+    _SENT_END, MAX_UNSUPPORTED, MIN_SUPPORT, _distinct, _norm, is_supported, says_unknown, split_sentences,
+    strip_model_citations, support,
+)
 from rag.answerable import decide, retrieval_decision  # noqa: F401 (retrieval_decision: its old home)
 from rag.schema import Answer, Citation, Span
-from rag.search import Passage, SearchResult, content_terms, overlap, search
-from rag.textnorm import normalize_text
+from rag.search import Passage, SearchResult, overlap, search
 
-MODES = ("extractive", "generative", "hybrid")
+MODES = ("extractive", "generative", "hybrid", "model")  # model: rag/answer_model.py
 DEFAULT_MODE = "hybrid"
 # By measurement (docs/answers.md): with two-shot prompts the Gemma 3 270M base model writes short, correct leads
 # (rag.llm.TASK_PACKS makes it the answering model); SmolLM2-135M-Instruct's leads were sometimes grounded in the
 # wrong passage, so when it is the answering model it answers extractively.
 EXTRACTIVE_PACKS = frozenset({"smollm2-135m-instruct"})
 
-# A model sentence is supported by a passage when this fraction of its content words occur in the passage (or the
-# question), with at most MAX_UNSUPPORTED words from neither: a tiny model's inventions are usually one or two words
-# slipped into a copied sentence ("a parasitic spider called the varroa mite").
-MIN_SUPPORT = 0.75
-MAX_UNSUPPORTED = 1
 # Extra quotes are added when they are nearly as good as the best one.
 QUOTE_MARGIN = 0.12
 MAX_QUOTES = 2
 MAX_LEAD_SENTENCES = 2
-
-
-# -- model text handling (pure) ----------------------------------------------------------------------------------
-_BRACKETS = re.compile(r"\s*(\[[^\]]*\]|【[^】]*】|\((?:passage|source|see)[^)]*\))", re.IGNORECASE)
-_OPEN_BRACKET = re.compile(r"\s*[\[【][^\]】]*$")
-_PASSAGE_REF = re.compile(r"\b(according to |as (stated|said) in |in )?passage \d+[,:]?\s*", re.IGNORECASE)
-_PREFIX = re.compile(r"^\s*(answer|a)\s*:\s*", re.IGNORECASE)
-_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
-
-
-def strip_model_citations(text: str) -> str:
-    """Remove whatever the model wrote as citations or references: [..], 【..】, (Passage 2), 'According to passage 1,'."""
-    text = _BRACKETS.sub("", text)
-    text = _OPEN_BRACKET.sub("", text)
-    text = _PASSAGE_REF.sub("", text)
-    text = _PREFIX.sub("", text)
-    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
-    text = " ".join(text.split())
-    return text[:1].upper() + text[1:] if text else text
-
-
-def says_unknown(text: str) -> bool:
-    low = text.lower().replace("’", "'")
-    return any(re.search(p, low) for p in prompts.IDK_PATTERNS)
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENT_END.split(text.strip()) if s.strip()]
-
-
-def support(sentence: str, passages: list[Passage], question: str = "") -> tuple[int, float, int]:
-    """How well the best passage supports a model sentence: (its index, the fraction of the sentence's content words
-    found in it or in the question, how many content words are in neither). A sentence that only echoes the
-    question (no word from the passage beyond the question's) has no support: (-1, 0.0, n)."""
-    terms = set(content_terms(sentence))
-    qterms = set(content_terms(question))
-    if not terms or not passages:
-        return -1, 0.0, len(terms)
-    best = (-1, 0.0, len(terms))
-    for i, p in enumerate(passages):
-        pterms = set(content_terms(p.text))
-        if not (terms & pterms) - qterms:
-            continue
-        covered = terms & (pterms | qterms)
-        frac = len(covered) / len(terms)
-        if frac > best[1]:  # ties go to the better-ranked passage (the list is best first)
-            best = (i, frac, len(terms - covered))
-    return best
-
-
-def is_supported(frac: float, unsupported: int) -> bool:
-    return frac >= MIN_SUPPORT and unsupported <= MAX_UNSUPPORTED
 
 
 def pick_quotes(passages: list[Passage], question: str) -> list[Passage]:
@@ -130,21 +74,6 @@ def abstain_answer(result: SearchResult, n: int = 3, *, scoped: bool = False, re
     return Answer(answer=text, abstained=True, citations=[p.citation() for p in closest], lead=lead,
                   query=query, scope="episode" if scoped else "library", reason=reason)
 
-
-def _norm(text: str) -> str:
-    return normalize_text(text)
-
-
-def _distinct(passages: list[Passage]) -> list[Passage]:
-    """Passages without a second one for the same moment or with the same words."""
-    out, seen = [], set()
-    for p in passages:
-        keys = {(p.episode_id, round(p.start, 1)), _norm(p.text)}
-        if keys & seen:
-            continue
-        seen |= keys
-        out.append(p)
-    return out
 
 
 _LABEL = re.compile(r"\[[^\[\]]+ @ \d+(?::\d\d)+\]")
@@ -295,12 +224,15 @@ def answer_model_name(settings) -> str:
 
 
 def default_mode(settings) -> str:
-    """hybrid, except extractive when the answering model is a pack measured too weak to write answers."""
+    """hybrid, except extractive when the answering model is a pack measured too weak to write answers, and model
+    for a pack measured right for it (rag.answer_model.MODEL_MODE_PACKS)."""
+    from rag.answer_model import MODEL_MODE_PACKS
     from rag.llm import is_local
 
-    if is_local(settings) and not settings.llm.adapter and answer_model_name(settings) in EXTRACTIVE_PACKS:
+    name = answer_model_name(settings) if is_local(settings) else None
+    if name in EXTRACTIVE_PACKS and not settings.llm.adapter:
         return "extractive"  # an adapter was chosen to write: its answers are checked like any model's (hybrid)
-    return DEFAULT_MODE
+    return "model" if name in MODEL_MODE_PACKS else DEFAULT_MODE
 
 
 def model_lead(llm, question: str, passage: Passage, span_text: str) -> str | None:
@@ -357,7 +289,13 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
 
     # Only the passages worth quoting may answer: a weaker one mixes the question's words with another moment.
     quotes = pick_quotes(result.passages, query)
-    decision = decide(query, result, quotes, store)
+    written = None
+    if mode == "model" and llm is not None:
+        from rag.answer_model import decide_by_model
+
+        decision, written = decide_by_model(llm, query, result)
+    else:
+        decision = decide(query, result, quotes, store)
     if not decision.answerable:
         ans = abstain_answer(result, scoped=episode is not None, reason=decision.reason, query=query)
         yield {"type": "token", "text": ans.answer}
@@ -367,9 +305,9 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
     lead, by_model = sentence_with(passage.text, span.start, span.end), False
     if mode in ("generative", "hybrid") and llm is not None:
         written = model_lead(llm, query, passage, span.text)
-        if written:
-            lead, by_model = written, True
-    more = [] if mode == "generative" else [p for p in quotes if p is not passage]
+    if written:
+        lead, by_model = written, True
+    more = [] if mode in ("generative", "model") else [p for p in quotes if p is not passage]
     text = compose(lead, by_model, passage, more)
     first = passage.citation()
     start = moment(passage, span.start, store)

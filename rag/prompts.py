@@ -69,6 +69,20 @@ def answer_messages(question: str, passages: list[str]) -> Messages:
     return _shots(ANSWER_SYSTEM, ANSWER_EXAMPLES, answer_user(question, passages))
 
 
+# `--mode model` (rag/answer_model.py): an instruct model of 1.5B parameters or more follows an instruction
+# without worked examples, and decides itself whether the passages answer. Its refusal is our own sentence.
+MODEL_ANSWER_SYSTEM = (
+    "You answer questions about recordings using only the transcript passages given. The passages are speech "
+    "transcripts: expect misspelled names and words. Answer in one sentence, with the passages' own words. "
+    "If the passages do not answer the question, reply exactly: That isn't in your library."
+)
+
+
+def model_answer_messages(question: str, passages: list[str]) -> Messages:
+    return [{"role": "system", "content": MODEL_ANSWER_SYSTEM},
+            {"role": "user", "content": answer_user(question, passages)}]
+
+
 # Phrases by which a model says the passages do not hold the answer.
 IDK_PATTERNS = (
     r"\bi (do not|don't|dont) know\b",

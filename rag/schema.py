@@ -293,7 +293,7 @@ class AnswerSettings(BaseModel):
     """How answers are made: the app's Settings panel and the `audiorag ask|chat` flags, kept per conversation.
     Zero for top_p/top_k means off; an empty system prompt keeps the measured answer prompt (rag.prompts)."""
 
-    mode: Literal["extractive", "generative", "hybrid"] | None = None  # None: rag.answer.default_mode
+    mode: Literal["extractive", "generative", "hybrid", "model"] | None = None  # None: rag.answer.default_mode
     k: int = Field(5, ge=1, le=30)  # passages retrieved
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     top_p: float = Field(0.0, ge=0.0, le=1.0)

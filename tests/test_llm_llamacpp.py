@@ -156,3 +156,19 @@ def test_a_pack_pulled_before_gets_its_gguf_without_converting_again(pack, tmp_p
     assert got["gguf"] == GGUF and got["files"][GGUF] == sha256_file(src / GGUF)
     assert all((old / rel).is_symlink() for rel in got["files"] if rel != GGUF)
     verify("smollm2-135m-instruct", tmp_path / "models")  # full checksums, the new file included
+
+
+@needs_llamacpp
+def test_first_token_probabilities_and_avoided_tokens(settings, pack):
+    """--mode model's answerability score: the first token's probabilities agree with greedy decoding, and a
+    forbidden first token is not written."""
+    pack("smollm2-135m-instruct")
+    llm = get_llm(settings, model="smollm2-135m-instruct", backend="llamacpp")
+    messages = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+    probs = llm.first_token_probs(messages, n=5)
+    assert 1 <= len(probs) <= 5 and all(0.0 <= p <= 1.0 for p in probs.values()) and sum(probs.values()) <= 1.01
+    top = max(probs, key=probs.get)
+    greedy = llm.generate(messages, max_tokens=8)
+    assert greedy.startswith(top.strip() or top), (greedy, probs)
+    avoided = llm.generate_avoiding(messages, [top.strip()], max_tokens=8)
+    assert avoided and not avoided.startswith(top.strip()), (avoided, top)

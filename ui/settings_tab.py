@@ -16,7 +16,8 @@ from ui.errors import friendly
 MODES = [("Automatic (the mode measured right for the model)", ""),
          ("Hybrid: a short checked model answer, then transcript quotes", "hybrid"),
          ("Generative: the checked model answer only", "generative"),
-         ("Extractive: transcript quotes, no model", "extractive")]
+         ("Extractive: transcript quotes, no model", "extractive"),
+         ("Model: the model decides whether the passages answer (needs a 1.5B+ instruct model)", "model")]
 FIELDS = ("mode", "k", "temperature", "top_p", "top_k", "max_tokens", "system_prompt", "model")
 
 

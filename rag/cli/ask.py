@@ -6,16 +6,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag.cli.options import add_answer_options, add_speaker_option
+from rag.cli.options import ANSWER_MODES, add_answer_options, add_speaker_option
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("question")
     p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
-    p.add_argument("--mode", choices=["hybrid", "extractive", "generative"],
+    p.add_argument("--mode", choices=ANSWER_MODES,
                    help="extractive: transcript quotes, no LLM (the default when the answering model is "
                         "smollm2-135m-instruct: measured too weak, see docs/answers.md); hybrid: a short model answer checked against the transcript, "
-                        "then the quotes (the default for other models); generative: the checked model answer only")
+                        "then the quotes (the default for other models); generative: the checked model answer only; model: "
+                        "the model decides whether the passages answer, our code cites (for a 1.5B+ instruct model "
+                        "such as qwen2.5-coder-1.5b-instruct)")
     p.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
     add_speaker_option(p)
     p.add_argument("--json", action="store_true",

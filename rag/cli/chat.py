@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag.cli.options import add_answer_options
+from rag.cli.options import ANSWER_MODES, add_answer_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episode", "-e", help="only this episode (id, unique id prefix, or title)")
-    p.add_argument("--mode", choices=["hybrid", "extractive", "generative"], help="see `audiorag ask --help`")
+    p.add_argument("--mode", choices=ANSWER_MODES, help="see `audiorag ask --help`")
     p.add_argument("-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--resume", metavar="ID", help="continue a stored conversation (audiorag chats list)")
     add_answer_options(p)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rag.cli.options import ANSWER_MODES
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifest", help="spoken-QA manifest (JSON): episodes, questions, gold time windows")
-    p.add_argument("--mode", action="append", choices=["hybrid", "extractive", "generative"],
+    p.add_argument("--mode", action="append", choices=ANSWER_MODES,
                    help="answer mode to score (repeatable; default: the configured LLM's default mode)")
     p.add_argument("--tolerance", type=float, default=2.0, help="seconds a cited start may lie outside the gold window")
     p.add_argument("--library", choices=["isolated", "cache", "current"], default="isolated",

@@ -8,7 +8,8 @@ import sys
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="models_cmd", metavar="ACTION", required=True)
-    pull = sub.add_parser("pull", help="install and convert packs (all when no name is given)")
+    pull = sub.add_parser("pull", help="install and convert packs (when no name is given: "
+                          "every pack but the optional ones, see `models list`)")
     pull.add_argument("names", nargs="*", metavar="NAME")
     pull.add_argument("--force", action="store_true", help="convert again even if the pack looks ready")
     pull.add_argument("--drop-sources", action="store_true",
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     models_dir = get_settings().models_path
     if args.models_cmd == "pull":
-        names = args.names or list(PACKS)
+        names = args.names or [n for n, pack in PACKS.items() if pack.pulled_by_default]
         unknown = [n for n in names if n not in PACKS]
         if unknown:
             raise ModelError(f"unknown model pack '{unknown[0]}'; known packs: {', '.join(PACKS)}")

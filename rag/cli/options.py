@@ -12,6 +12,10 @@ def add_diarize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speakers", type=int, metavar="N", help="how many people speak, when known")
 
 
+# The answer modes (rag.answer.MODES), spelled here so parsing a command imports no answering code.
+ANSWER_MODES = ["hybrid", "extractive", "generative", "model"]
+
+
 def add_speaker_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speaker", help="only what this speaker says (a name given with `audiorag speakers`, or S1…)")
 

@@ -48,20 +48,22 @@ def is_local(settings) -> bool:
 def auto_backend(spec: str, settings) -> str:
     """What `auto` means for local model `spec`: `llamacpp` on Linux x86_64 when xllamacpp imports and the model
     has a GGUF (a pack's model.gguf, or a .gguf file), else `mlx` (Apple silicon, other CPUs, MLX folders and hub
-    ids). Nothing is loaded or pulled to decide."""
+    ids). A GGUF-only pack (Pack.mlx False) is llamacpp wherever xllamacpp imports. Nothing is loaded or pulled to
+    decide."""
     import platform
     import sys
 
+    from rag.llm.llamacpp import available, pack_gguf
+    from rag.models import PACKS, pack_dir
+
+    if spec in PACKS and not PACKS[spec].mlx:  # a GGUF-only pack: llama.cpp is the one backend that runs it
+        return "llamacpp" if available() else "mlx"  # (mlx says so in one line)
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
         return "mlx"
-    from rag.llm.llamacpp import available, pack_gguf
-
     if not available():
         return "mlx"
     if str(spec).endswith(".gguf"):
         return "llamacpp"
-    from rag.models import PACKS, pack_dir
-
     path = pack_dir(spec, settings.models_path) if spec in PACKS else Path(spec).expanduser()
     return "llamacpp" if pack_gguf(path) is not None else "mlx"
 

@@ -130,12 +130,15 @@ class LlamaCppLLM(BaseLLM):
 
     def stream(
         self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.0, stop: list[str] | None = None,
-        top_p: float = 0.0, top_k: int = 0,
+        top_p: float = 0.0, top_k: int = 0, avoid: list[str] | None = None,
     ) -> Iterator[str]:
+        """… `avoid` (llama.cpp only): texts whose tokens the model may not write (logit_bias false)."""
         if self.server is None:
             raise ModelError(f"llama.cpp model {self.name} was closed; load it again")
         handler, body, stops = self.request(messages, stop)
         body.update(sampling(max_tokens, temperature, top_p, top_k))
+        if avoid:
+            body["logit_bias"] = [[text, False] for text in avoid]
         with self._lock:
             try:
                 yield from self._filtered(handler, body, stops)
@@ -208,6 +211,29 @@ class LlamaCppLLM(BaseLLM):
             worker.join()
             if not self.last_stats and n:  # stopped early: llama.cpp sent no timings; our own count
                 self.last_stats = {"generation_tokens": n, "ttft_s": first, "finish_reason": "cancelled"}
+
+    def generate_avoiding(self, messages: list[dict], avoid: list[str], **kw) -> str:
+        """generate() without the tokens of the `avoid` texts (e.g. a refusal's first word)."""
+        return "".join(self.stream(messages, avoid=avoid, **kw))
+
+    def first_token_probs(self, messages: list[dict], n: int = 10) -> dict[str, float]:
+        """The `n` likeliest first tokens of the reply to `messages`, with their probabilities (one token
+        computed; llama.cpp reuses the prompt's cache for the generation that follows)."""
+        import math
+
+        handler, body, _ = self.request(messages, None)
+        body.update(sampling(1, 0.0, 0.0, 0), logprobs=True, top_logprobs=n, n_probs=n, stream=False)
+        with self._lock:
+            result = getattr(self.server, handler)(body)
+        _raise_error(result)
+        choice = (result.get("choices") or [{}])[0]
+        content = (choice.get("logprobs") or {}).get("content") or []
+        first = content[0] if content else (result.get("completion_probabilities") or [{}])[0]  # raw completion
+        tops = first.get("top_logprobs") or first.get("probs") or []
+        if not tops:
+            raise ModelError("llama.cpp gave no token probabilities")
+        return {t.get("token", t.get("tok_str", "")): math.exp(t["logprob"]) if "logprob" in t else t.get("prob", 0.0)
+                for t in tops}
 
     def close(self) -> None:
         """Stop llama.cpp's server and remove its socket folder (also done when the object is collected)."""

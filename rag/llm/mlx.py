@@ -99,8 +99,12 @@ def load(spec: str, settings) -> MlxLLM:
     """The `mlx` LLM backend's factory (rag.plugins): a pack name, local MLX folder or hub id; with llm.adapter,
     that adapter applied (rag/adapters.py: checked first, so a corrupt one or one trained on another model is one
     line)."""
+    from rag.models import PACKS, ModelError
     from rag.models.resolve import resolve_model
 
+    if spec in PACKS and not PACKS[spec].mlx:
+        raise ModelError(f"model pack '{spec}' is a GGUF for llama.cpp only: use llm.backend = \"llamacpp\" "
+                         "(pip install xllamacpp), or an mlx-community hub id for the same model")
     adapter = getattr(settings.llm, "adapter", None)
     if not adapter:
         return MlxLLM(resolve_model(spec, "llm", settings), name=spec)

