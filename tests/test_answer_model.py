@@ -221,3 +221,19 @@ def test_a_bare_pull_leaves_the_optional_pack_alone(settings, monkeypatch):
     assert QWEN not in pulled and set(pulled) == {n for n in PACKS if n != QWEN}
     rows = {r["name"]: r for r in pull_mod.list_packs(settings.models_path)}
     assert rows[QWEN]["optional"] and "llama.cpp only" in rows[QWEN]["format"] and not rows["gemma-3-270m"]["optional"]
+
+
+def test_a_lead_that_copies_one_sentence_of_the_quote_does_not_show_it_twice():
+    """Seen on the test split: the model joined a transcript sentence into its own; the quote keeps the rest."""
+    from rag.answer import compose, repeats
+    from rag.schema import Answer
+
+    said = P("A British team led by Robert Falcon's caught arrived at the Pole five weeks later. Scott and his four "
+             "companions died on the return journey.", 35.0)
+    lead = ("Robert Falcon's team arrived at the Pole five weeks later, and Scott and his four companions died on "
+            "the return journey.")
+    text = compose(lead, True, said, [])
+    assert repeats(Answer(answer=text)) == []
+    assert text.endswith('"A British team led by Robert Falcon\'s caught arrived at the Pole five weeks later."')
+    copied = compose(said.text, True, said, [])  # the model copied the passage whole: no quote at all
+    assert copied.count("Scott and his four") == 1
