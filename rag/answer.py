@@ -126,7 +126,9 @@ def compose(lead: str, by_model: bool, passage: Passage, more: list[Passage]) ->
     shown = {_norm(lead)}
     lead_n, quote_n = _norm(lead), _norm(passage.text)
     if by_model and f" {lead_n} " not in f" {quote_n} " and f" {quote_n} " not in f" {lead_n} ":
-        text += f'\n"{passage.text.strip()}"'
+        # without the transcript sentences the model's lead copied into its own (it may join two in one)
+        quote = " ".join(x for x in split_sentences(passage.text) if f" {_norm(x)} " not in f" {lead_n} ")
+        text += f'\n"{quote}"' if quote else ""
         shown.add(_norm(passage.text))
     for p in more:
         n = _norm(p.text)
