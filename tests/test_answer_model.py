@@ -124,10 +124,12 @@ def test_ask_in_model_mode_composes_once(library):
     """Through ask(): one lead, the moment once, the transcript under the model's words, no repeats."""
     from rag.answer import ask_sync, repeats
 
-    llm = Scripted("The biggest threat is the varroa mite [Bees @ 00:00].")
+    # the words the transcript holds: whisper-tiny.en hears espeak's "varroa mite" as "mero -emite", and an answer
+    # that no passage backs is refused (test_refusals_and_unbacked_answers_refuse)
+    llm = Scripted("The biggest threat is a parasite [Bees @ 00:00].")
     ans = ask_sync("What is the biggest threat to bee colonies?", settings=library.settings, mode="model", llm=llm)
-    assert not ans.abstained and ans.lead_by_model and ans.citations[0].episode_id == library.ids["bees"]
-    assert ans.answer.startswith("The biggest threat is the varroa mite. [")  # the model's label is gone, ours is on
+    assert not ans.abstained and ans.lead_by_model and ans.citations[0].episode_id == library.ids["bees"], ans.reason
+    assert ans.answer.startswith("The biggest threat is a parasite. [")  # the model's label is gone, ours is on
     assert repeats(ans) == [] and ans.answer.count(ans.citations[0].label) == 1
     refused = ask_sync("What is the biggest threat to bee colonies?", settings=library.settings, mode="model",
                        llm=Scripted(prompts.NOT_IN_LIBRARY))
