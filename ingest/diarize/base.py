@@ -38,6 +38,16 @@ class Diarization:
         return sorted({t.speaker for t in self.turns}, key=speaker_order)
 
 
+def checked_input(audio, speakers: int | None) -> np.ndarray:
+    """What every engine is fed: mono float32 in [-1, 1], contiguous; a bad shape or count is one error line."""
+    audio = np.ascontiguousarray(np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0))
+    if audio.ndim != 1:
+        raise DiarizeError(f"Diarization wants mono 16 kHz audio, got shape {audio.shape}")
+    if speakers is not None and speakers < 1:
+        raise DiarizeError(f"--speakers must be 1 or more (got {speakers})")
+    return audio
+
+
 def speaker_label(index: int) -> str:
     """The label of the index-th speaker (0-based): S1, S2, …"""
     return f"S{index + 1}"

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.diarize import clustering
-from ingest.diarize.base import Diarization, DiarizeError, Turn, speaker_label
+from ingest.diarize.base import Diarization, DiarizeError, Turn, checked_input, speaker_label
 
 SR = 16000
 WINDOW_S = 10.0
@@ -210,11 +210,7 @@ class PowersetDiarizer:
 
     # -- 3. the whole ------------------------------------------------------------------------------------------
     def diarize(self, audio: np.ndarray, *, speakers: int | None = None) -> Diarization:
-        audio = np.ascontiguousarray(np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0))
-        if audio.ndim != 1:
-            raise DiarizeError(f"Diarization wants mono 16 kHz audio, got shape {audio.shape}")
-        if speakers is not None and speakers < 1:
-            raise DiarizeError(f"--speakers must be 1 or more (got {speakers})")
+        audio = checked_input(audio, speakers)
         if len(audio) < SR // 2:
             return Diarization(turns=[], engine=self.name)
         with self._lock:

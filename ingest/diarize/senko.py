@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from ingest.diarize.base import Diarization, DiarizeError, Turn, speaker_label
+from ingest.diarize.base import Diarization, Turn, checked_input, speaker_label
 from rag.runtime import lacks_avx512
 
 TURNS = "merged_segments"
@@ -39,11 +39,7 @@ class SenkoDiarizer:
         self._lock = threading.Lock()  # one Diarizer holds per-call state (timings, oracle count)
 
     def diarize(self, audio: np.ndarray, *, speakers: int | None = None) -> Diarization:
-        audio = np.ascontiguousarray(np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0))
-        if audio.ndim != 1:
-            raise DiarizeError(f"Diarization wants mono 16 kHz audio, got shape {audio.shape}")
-        if speakers is not None and speakers < 1:
-            raise DiarizeError(f"--speakers must be 1 or more (got {speakers})")
+        audio = checked_input(audio, speakers)
         with self._lock:
             spectral = self._dz.spectral_cluster
             spectral.cluster.k, mer_cos = speakers, spectral.mer_cos
