@@ -217,13 +217,17 @@ def meta_html(episode: Episode, src: str) -> str:
     return "".join(parts)
 
 
+PROVIDER_WORDS = {"whisper": "with Whisper", "transcript": "from the transcript", "voxtral": "from the audio (Voxtral)"}
+
+
 def features_html(rows: list[dict]) -> str:
     """What can be done with this episode (rag.features.listing), each with where it runs or why it cannot."""
     items = []
     for r in rows:
         mark, note = ("✓", r["where"]) if r["available"] else ("–", r["reason"])
+        how = PROVIDER_WORDS.get(r["provider"], f'by {r["provider"]}')
         items.append(f'<li class="{"ok" if r["available"] else "off"}">{mark} {html.escape(r["feature"])} '
-                     f'<span class="muted">by {html.escape(r["provider"])}: {html.escape(note)}</span></li>')
+                     f'<span class="muted">{html.escape(how)}: {html.escape(note)}</span></li>')
     return f'<div class="features"><h4>What can be done here</h4><ul>{"".join(items)}</ul></div>'
 
 
