@@ -147,3 +147,34 @@ def test_llm_llamacpp_measure_matches_mlx_prompt_and_budget(settings):
     r = measure_llamacpp(cpp, ids, 12)
     assert r["gen_tokens"] == 12 and r["prompt_tokens"] == 200
     assert 0 < r["ttft_s"] <= r["total_s"] and r["prompt_tps"] > 0 and r["gen_tps"] > 0
+
+
+def test_slowdowns_are_times_slower_for_times_and_rates(settings):
+    from rag.bench.common import Ctx
+    from rag.bench.load import mark_loaded, slowdowns
+
+    ctx = Ctx(settings=settings, _machine="m", _versions="v")
+    quiet = [ctx.row("embed", "query_ms", 20, "ms"), ctx.row("llm", "gen_tps@200", 30, "tokens/s"),
+             ctx.row("embed", "peak_rss_mb", 100, "MB"), ctx.row("embed", "wall_s", 3, "s")]
+    loaded = mark_loaded([ctx.row("embed", "query_ms", 30, "ms"), ctx.row("llm", "gen_tps@200", 10, "tokens/s"),
+                          ctx.row("embed", "peak_rss_mb", 100, "MB"), ctx.row("embed", "wall_s", 9, "s"),
+                          ctx.row("ui", "error", float("nan"), "", notes="boom")], 1, "")
+    assert [r["metric"] for r in loaded] == ["under_load:query_ms", "under_load:gen_tps@200",
+                                             "under_load:peak_rss_mb", "under_load:wall_s", "error"]
+    assert "under load: 1 busy process" in loaded[-1]["notes"] and "boom" in loaded[-1]["notes"]
+    got = {r["metric"]: r["value"] for r in slowdowns(quiet, loaded, ctx)}
+    assert got == {"slowdown:query_ms": 1.5, "slowdown:gen_tps@200": 3.0}  # memory and wall time are not speeds
+
+
+@pytest.mark.slow
+def test_bench_under_load_runs_twice_and_stops_its_burners(settings):
+    import multiprocessing as mp
+
+    assert main(["bench", "embed", "--quick", "--under-load", "1"]) == 0
+    rows = load_csv(settings)
+    metrics = {r["metric"] for r in rows}
+    assert {"query_ms", "under_load:query_ms", "slowdown:query_ms", "slowdown:chunks_per_s"} <= metrics
+    assert len({r["run_id"] for r in rows}) == 1  # one run: quiet and loaded side by side
+    loaded = next(r for r in rows if r["metric"] == "under_load:query_ms")
+    assert "under load: 1 busy process" in loaded["notes"]
+    assert not [p for p in mp.active_children() if p.name.startswith("audiorag-bench-burner")]

@@ -172,3 +172,30 @@ def test_first_token_probabilities_and_avoided_tokens(settings, pack):
     assert greedy.startswith(top.strip() or top), (greedy, probs)
     avoided = llm.generate_avoiding(messages, [top.strip()], max_tokens=8)
     assert avoided and not avoided.startswith(top.strip()), (avoided, top)
+
+
+@needs_llamacpp
+@pytest.mark.slow
+def test_requests_run_on_a_server_sized_to_the_free_cores(settings, monkeypatch):
+    """A busy machine: the request goes to a 1-thread llama.cpp server started for it (2 threads beside a busy
+    process collapse, docs/benchmarks.md); when the cores are free again, the first server answers. Closing
+    removes every server's socket folder."""
+    from rag import runtime
+    from rag.llm.llamacpp import load
+
+    monkeypatch.setattr(runtime, "free_cores_now", lambda: 2)
+    llm = load(settings.llm.model, settings)
+    llm.max_threads = 2
+    first = set(llm._servers)
+    hi = [{"role": "user", "content": "hi"}]
+    monkeypatch.setattr(runtime, "free_cores_now", lambda: 1)
+    assert llm.generate(hi, max_tokens=2) is not None
+    assert 1 in llm._servers and len(llm._servers) == len(first | {1})
+    monkeypatch.setattr(runtime, "free_cores_now", lambda: 2)
+    count = len(llm._servers)
+    assert llm.generate(hi, max_tokens=2) is not None
+    assert 2 in llm._servers and len(llm._servers) == len({*first, 1, 2}) >= count
+    folders = list(llm._folders)
+    assert len(folders) == len(llm._servers) and all(Path(f).is_dir() for f in folders)
+    llm.close()
+    assert not any(Path(f).exists() for f in folders)

@@ -70,11 +70,14 @@ def run_bench(
     search_sizes: tuple[int, ...] | None = None,
     asr_files: int | None = None,
     asr_models: list[str] | None = None,
+    under_load: int | None = None,
 ) -> list[dict]:
     """Run benchmarks, append their rows to the history CSV and draw the PNG (unless `write=False`).
 
     `progress(fraction or None, message)` is called as the run goes (gradio's `gr.Progress()` fits). A benchmark
-    that fails adds an `error` row with the reason and the others still run. Returns the rows of this run.
+    that fails adds an `error` row with the reason and the others still run. `under_load=n` (0: the default
+    burner size) runs them again beside n busy processes and adds `under_load:` and `slowdown:` rows
+    (rag/bench/load.py). Returns the rows of this run.
     """
     from rag.settings import get_settings
 
@@ -83,11 +86,38 @@ def run_bench(
     ctx = Ctx(settings=settings, quick=quick, audio_dir=Path(audio) if audio else None,
               progress=progress or (lambda f, m: None), search_sizes=search_sizes, asr_files=asr_files,
               asr_models=asr_models)
+    if under_load is None:
+        rows = _run_all(todo, ctx, (0.0, 1.0))
+    else:
+        rows = _run_quiet_and_loaded(todo, ctx, under_load or None)
+    if write and rows:
+        append_rows(rows, settings)
+        make_png(rows, png or png_location(settings, ctx.run_id), settings)
+    ctx.progress(1.0, "done")
+    return rows
+
+
+def _run_quiet_and_loaded(todo: list[str], ctx: Ctx, burners: int | None) -> list[dict]:
+    from rag.bench.load import Burner, mark_loaded, slowdowns
+
+    quiet = _run_all(todo, ctx, (0.0, 0.5))
+    with Burner(burners) as burner:
+        ctx.say(f"now under load: {burner.n} busy process(es)", None)
+        load0 = load_average()
+        loaded = _run_all(todo, ctx, (0.5, 1.0))
+    load = "" if load0 is None else f", load average {load0:.1f} → {load_average():.1f}"
+    loaded = mark_loaded(loaded, burner.n, load)
+    return quiet + loaded + slowdowns(quiet, loaded, ctx)
+
+
+def _run_all(todo: list[str], ctx: Ctx, span: tuple[float, float]) -> list[dict]:
+    """Each bench in turn, owning its share of `span` of the progress bar, with its wall_s row."""
     total_w = sum(WEIGHTS[b] for b in todo)
+    lo, width = span[0], span[1] - span[0]
     done_w = 0.0
     rows: list[dict] = []
     for name in todo:
-        ctx.span = (done_w / total_w, (done_w + WEIGHTS[name]) / total_w)
+        ctx.span = (lo + width * done_w / total_w, lo + width * (done_w + WEIGHTS[name]) / total_w)
         load0 = load_average()
         t0 = time.perf_counter()
         try:
@@ -101,11 +131,6 @@ def run_bench(
         wall = time.perf_counter() - t0
         load1 = load_average()
         load = "" if load0 is None else f"; load average {load0:.1f} → {load1:.1f} on {os.cpu_count()} cores"
-        rows.append(ctx.row(name, "wall_s", wall, "s",
-                            notes=("quick" if quick else "full") + load))
+        rows.append(ctx.row(name, "wall_s", wall, "s", notes=("quick" if ctx.quick else "full") + load))
         done_w += WEIGHTS[name]
-    if write and rows:
-        append_rows(rows, settings)
-        make_png(rows, png or png_location(settings, ctx.run_id), settings)
-    ctx.progress(1.0, "done")
     return rows

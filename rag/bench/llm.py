@@ -16,6 +16,9 @@ Method:
   measured right after mlx-lm for each prompt size (so both see the same machine load), greedy with end tokens
   ignored and the prompt cache off; `llamacpp_vs_mlx_*` rows are the ratios (> 1: llama.cpp faster). Its rates are
   llama.cpp's own timings; its TTFT is wall time to the first streamed piece, measured here.
+- Threads: each generation runs as the backends run it, on the cores other processes leave free at that moment
+  (mlx-lm: OpenBLAS's threads through `rag.runtime.fitted_blas`; llama.cpp: the server with that many threads);
+  the row's note says how many.
 - Remote backends (`openai`) are not measured: their speed is the server's.
 """
 
@@ -76,7 +79,7 @@ def measure(model, tokenizer, ids: list[int], max_tokens: int) -> dict:
     from mlx_lm import stream_generate
     from mlx_lm.sample_utils import make_sampler
 
-    from rag.runtime import mx
+    from rag.runtime import blas_num_threads, fitted_blas, mx
 
     m = mx()
     eos = getattr(tokenizer, "eos_token_ids", None) or {tokenizer.eos_token_id}
@@ -87,11 +90,13 @@ def measure(model, tokenizer, ids: list[int], max_tokens: int) -> dict:
     t0 = time.perf_counter()
     ttft = None
     last = None
-    for resp in stream_generate(model, tokenizer, ids, max_tokens=max_tokens, sampler=make_sampler(temp=0.0),
-                                logits_processors=[_no_eos(eos)]):
-        if ttft is None:
-            ttft = time.perf_counter() - t0
-        last = resp
+    with fitted_blas():  # as the backend's stream() runs it: OpenBLAS on the cores free now
+        threads = blas_num_threads()
+        for resp in stream_generate(model, tokenizer, ids, max_tokens=max_tokens, sampler=make_sampler(temp=0.0),
+                                    logits_processors=[_no_eos(eos)]):
+            if ttft is None:
+                ttft = time.perf_counter() - t0
+            last = resp
     total = time.perf_counter() - t0
     return {
         "ttft_s": ttft or total,
@@ -101,6 +106,7 @@ def measure(model, tokenizer, ids: list[int], max_tokens: int) -> dict:
         "prompt_tokens": last.prompt_tokens,
         "peak_mem_mb": float(last.peak_memory) * 1000,  # mlx-lm reports GB
         "total_s": total,
+        "threads": threads,
     }
 
 
@@ -118,7 +124,7 @@ def measure_llamacpp(llm, ids: list[int], max_tokens: int) -> dict:
     s = llm.last_stats
     return {"ttft_s": ttft or total, "prompt_tps": s.get("prompt_tps") or 0.0, "gen_tps": s.get("generation_tps") or 0.0,
             "gen_tokens": s.get("generation_tokens") or 0, "prompt_tokens": s.get("prompt_tokens") or 0,
-            "total_s": total}
+            "total_s": total, "threads": s.get("threads")}
 
 
 def llamacpp_for(spec: str, settings):
@@ -132,6 +138,8 @@ def llamacpp_for(spec: str, settings):
 
 def _rows(ctx: Ctx, backend: str, spec: str, n: int, r: dict) -> list[dict]:
     note = f"{r['prompt_tokens']} prompt tokens, {r['gen_tokens']} generated (EOS masked), greedy"
+    if r.get("threads"):
+        note += f", {r['threads']} thread(s)"
     return [ctx.row(BENCH, f"prompt_tps@{n}", r["prompt_tps"], "tokens/s", backend, spec, note),
             ctx.row(BENCH, f"gen_tps@{n}", r["gen_tps"], "tokens/s", backend, spec, note),
             ctx.row(BENCH, f"ttft_s@{n}", r["ttft_s"], "s", backend, spec, note)]
@@ -161,7 +169,7 @@ def _load(ctx: Ctx, spec: str) -> tuple:
     cpp = llamacpp_for(spec, ctx.settings)
     if cpp is not None:
         rows.append(ctx.row(BENCH, "load_s", time.perf_counter() - t0, "s", "llamacpp", spec,
-                            f"{cpp.threads} threads (free cores at load)"))
+                            f"{cpp.threads} threads at load; each request then on the cores free at that moment"))
         measure_llamacpp(cpp, prompt_ids(llm.tokenizer, 32), 4)  # warm-up
     return llm, cpp, rows
 

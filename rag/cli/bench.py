@@ -1,4 +1,4 @@
-"""`audiorag bench [asr|embed|search|llm|ingest|all] [--quick] [--audio DIR] [--png PATH] [--json]`."""
+"""`audiorag bench [asr|embed|search|llm|ingest|ui|all] [--quick] [--under-load [N]] [--audio DIR] [--png PATH] [--json]`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--png", metavar="PATH", help="write the chart here (default: <data dir>/bench/bench-<run>.png)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     p.add_argument("--runs", action="store_true", help="list past runs from the history CSV instead of running")
+    p.add_argument("--under-load", nargs="?", type=int, const=0, metavar="N",
+                   help="run them again beside N busy processes (default: half the cores) and report the slowdowns")
     p.add_argument("--search-sizes", metavar="N,N,…", help="search table sizes (default 1000,10000,100000)")
 
 
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         rows = run_bench(args.benches or ["all"], quick=args.quick, progress=progress, settings=settings,
-                         audio=args.audio, png=args.png, search_sizes=sizes,
+                         audio=args.audio, png=args.png, search_sizes=sizes, under_load=args.under_load,
                          asr_models=[args.asr_model] if getattr(args, "asr_model", None) else None)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -74,10 +74,13 @@ class MlxEmbedder:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: np.ndarray | None = None
+        from rag.runtime import fitted_blas
+
         with self._lock:
             for start in range(0, len(order), max(1, batch_size)):
                 idx = order[start : start + batch_size]
-                emb = self._forward([texts[i] for i in idx])
+                with fitted_blas():  # per batch: the cores other processes leave free now
+                    emb = self._forward([texts[i] for i in idx])
                 if out is None:
                     out = np.empty((len(texts), emb.shape[1]), dtype=np.float32)
                 out[idx] = emb

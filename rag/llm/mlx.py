@@ -73,7 +73,9 @@ class MlxLLM(BaseLLM):
         ids, implied = self.prompt_tokens(messages)
         stops = StopFilter([*(stop or []), *implied])
         sampler = make_sampler(temp=float(temperature), top_p=float(top_p), top_k=int(top_k))
-        with self._lock:
+        from rag.runtime import fitted_blas
+
+        with self._lock, fitted_blas():  # OpenBLAS on the cores other processes leave free now
             resp = None
             for resp in stream_generate(self.model, self.tokenizer, ids, max_tokens=max_tokens, sampler=sampler):
                 out = stops.feed(resp.text)
