@@ -162,9 +162,7 @@ def run(name: str, episode_ref: str, *, question: str | None = None, via: str | 
         from rag.store import Store
 
         store = Store(settings)
-    ep = store.find_episode(episode_ref)
-    if ep is None:
-        raise FeatureError(f"No episode matches '{episode_ref}' (see: audiorag list).")
+    ep = store.require_episode(episode_ref, FeatureError)
     feature, provider = pick(name, settings, ep, via)
     if feature.needs_question and not (question or "").strip():
         raise FeatureError(f"'{name}' needs a question: audiorag run {name} EPISODE \"your question\".")

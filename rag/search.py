@@ -200,10 +200,7 @@ def _filter_episode_ids(store, episode: str | None, tags: list[str] | None, sinc
     if not (episode or tags or since or until):
         return None
     if episode:
-        ep = store.find_episode(episode)
-        if ep is None:
-            raise SearchError(f"no episode matches '{episode}' (see: audiorag list)")
-        candidates: list[Episode] = [ep]
+        candidates: list[Episode] = [store.require_episode(episode, SearchError)]
     else:
         candidates = store.list_episodes()
     wanted = {t.strip().lower() for t in tags or [] if t.strip()}

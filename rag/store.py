@@ -324,30 +324,6 @@ class Store(StoreSearch):
         rows = self._episode_rows(None if include_incomplete else "status = 'ready'")
         return sorted((_from_row(Episode, r) for r in rows), key=lambda e: (e.created, e.title))
 
-    def find_episode(self, ref: str) -> Episode | None:
-        """By id, unique id prefix, title (case-insensitive) or unique part of a title. None when nothing
-        matches; StoreError when several do."""
-        ref = ref.strip()
-        if not ref:
-            return None
-        exact = self.get_episode(ref)
-        if exact is not None:
-            return exact
-        episodes = self.list_episodes(include_incomplete=True)
-        folded = ref.casefold()
-        for test in (
-            lambda e: e.id.startswith(ref),
-            lambda e: e.title.casefold() == folded,
-            lambda e: folded in e.title.casefold(),
-        ):
-            found = [e for e in episodes if test(e)]
-            if len(found) == 1:
-                return found[0]
-            if found:
-                names = "; ".join(f"{e.id[:12]} {e.title}" for e in found[:5])
-                raise StoreError(f"'{ref}' matches {len(found)} episodes ({names}); give more of the id")
-        return None
-
     def segments(self, episode_id: str, ids: Iterable[int] | None = None) -> list[Segment]:
         """The episode's segments in time order (only `ids`, when given)."""
         where = f"episode_id = {_sql(episode_id)}"

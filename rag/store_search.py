@@ -1,16 +1,55 @@
-"""The library's search over the chunks table: vector (cosine), full text (BM25 over the native FTS index) and
-hybrid (both, fused by reciprocal rank). Only chunks of `ready` episodes are ever returned. `Store` inherits it."""
+"""Finding an episode by a reference (id, prefix, title), and the library's search over the chunks table: vector
+(cosine), full text (BM25 over the native FTS index) and hybrid (both, fused by reciprocal rank). Only chunks of `ready` episodes are ever returned. `Store` inherits it."""
 
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from rag.schema import SearchHit
+from rag.errors import StoreError
+from rag.schema import Episode, SearchHit
 from rag.tables import EPISODES, _in
 
 
+def no_episode(ref: str) -> str:
+    """What a user is told when a reference names no episode."""
+    return f"no episode matches '{ref}' (see: audiorag list)"
+
+
 class StoreSearch:
-    """Searches for a Store: uses its `_table`, `_chunks` and `check_embedding`."""
+    """Finding episodes and searching chunks for a Store: uses its `_table`, `_chunks`, `get_episode`,
+    `list_episodes` and `check_embedding`."""
+
+    def find_episode(self, ref: str) -> Episode | None:
+        """By id, unique id prefix, title (case-insensitive) or unique part of a title. None when nothing
+        matches; StoreError when several do."""
+        ref = ref.strip()
+        if not ref:
+            return None
+        exact = self.get_episode(ref)
+        if exact is not None:
+            return exact
+        episodes = self.list_episodes(include_incomplete=True)
+        folded = ref.casefold()
+        for test in (
+            lambda e: e.id.startswith(ref),
+            lambda e: e.title.casefold() == folded,
+            lambda e: folded in e.title.casefold(),
+        ):
+            found = [e for e in episodes if test(e)]
+            if len(found) == 1:
+                return found[0]
+            if found:
+                names = "; ".join(f"{e.id[:12]} {e.title}" for e in found[:5])
+                raise StoreError(f"'{ref}' matches {len(found)} episodes ({names}); give more of the id")
+        return None
+
+    def require_episode(self, ref: str, error: type[Exception] | None = None):
+        """find_episode, or `error` (default StoreError) with the one line every command shows when nothing
+        matches."""
+        ep = self.find_episode(ref)
+        if ep is None:
+            raise (error or StoreError)(no_episode(ref))
+        return ep
 
     def _visible(self, episode_ids: Iterable[str] | None) -> dict[str, str]:
         """{id: title} of the ready episodes a search may return (within `episode_ids` when given)."""

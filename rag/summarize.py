@@ -267,9 +267,7 @@ def summarize_episode(episode_ref: str, *, settings=None, store=None, llm=None, 
         from rag.store import Store
 
         store = Store(settings)
-    ep = store.find_episode(episode_ref)
-    if ep is None:
-        raise SummarizeError(f"no episode matches '{episode_ref}' (see: audiorag list)")
+    ep = store.require_episode(episode_ref, SummarizeError)
     report = Report()
     meta = describe(store.segments(ep.id), ep.duration, llm=llm, settings=settings, report=report,
                     progress=progress, style=style)

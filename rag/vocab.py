@@ -60,10 +60,7 @@ def resolve_episode(store: "Store", ref: str | None) -> str | None:
     """An episode reference (id, unique prefix or title) as its id; None for the library-wide list."""
     if not ref:
         return None
-    ep = store.find_episode(ref)
-    if ep is None:
-        raise VocabError(f"no episode matches '{ref}' (see: audiorag list)")
-    return ep.id
+    return store.require_episode(ref, VocabError).id
 
 
 def add(store: "Store", words: list[str], episode: str | None = None) -> list[VocabEntry]:

@@ -75,9 +75,7 @@ def ask_audio(episode: str, question: str, *, settings=None, store=None, max_s: 
         from rag.store import Store
 
         store = Store(settings)
-    ep = store.find_episode(episode)
-    if ep is None:
-        raise AudioAskError(f"no episode matches '{episode}' (see: audiorag list)")
+    ep = store.require_episode(episode, AudioAskError)
     if not ep.audio_path:
         raise AudioAskError(f"episode '{ep.title}' has no audio copy in the library (a transcript imported "
                             "without its recording)")

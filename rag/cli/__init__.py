@@ -118,9 +118,11 @@ def print_json(obj: Any) -> None:
 
 def find_episode(store, ref: str):
     """The episode `ref` names (id, unique id prefix or title), or None after one `error:` line saying so."""
+    from rag.store_search import no_episode
+
     ep = store.find_episode(ref)
     if ep is None:
-        print(f"error: no episode matches '{ref}' (see: audiorag list)", file=sys.stderr)
+        print(f"error: {no_episode(ref)}", file=sys.stderr)
     return ep
 
 

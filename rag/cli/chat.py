@@ -85,7 +85,6 @@ def _loop(chats, conv, scope, opts, readline):
 
 def run(args: argparse.Namespace) -> int:
     from rag.chats import Chats
-    from rag.cli.answers import fail
     from rag.cli.options import answer_settings
     from rag.store import Store
 
@@ -101,9 +100,11 @@ def run(args: argparse.Namespace) -> int:
     from rag.settings import get_settings
 
     check_adapter(get_settings(), opts)
-    scope = chats.store.find_episode(args.episode) if args.episode else None
+    from rag.cli import find_episode
+
+    scope = find_episode(chats.store, args.episode) if args.episode else None
     if args.episode and scope is None:
-        return fail(f"no episode matches '{args.episode}' (see: audiorag list)")
+        return 1
     print("Ask about your library. /reset starts a new conversation, /quit (or Ctrl-D) leaves.", file=sys.stderr)
     try:
         conv = _loop(chats, conv, scope, opts, readline)
