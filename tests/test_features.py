@@ -10,45 +10,34 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from rag.features import FEATURES, FeatureError, listing, pick, run
+from tests.fakes import JsonServer, chat_reply
 
 
-class _Voxtral(BaseHTTPRequestHandler):
-    seen: list = []
+def _voxtral_reply(raw: bytes) -> tuple[int, dict]:
+    """Answers as vLLM serving Voxtral does; what it was sent is read back from the server's requests."""
+    return 200, chat_reply("He asks what you can do for your country.", "voxtral")
 
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        parts = body["messages"][-1]["content"]
+
+def _seen(server: JsonServer) -> list[dict]:
+    """Each request: how much audio it carried (a RIFF WAV?) and its text parts."""
+    out = []
+    for _, raw in server.requests:
+        parts = json.loads(raw)["messages"][-1]["content"]
         audio = [p for p in parts if p.get("type") == "input_audio"]
         wav = base64.b64decode(audio[0]["input_audio"]["data"]) if audio else b""
-        _Voxtral.seen.append({"audio_bytes": len(wav), "riff": wav[:4] == b"RIFF",
-                              "text": " ".join(p.get("text", "") for p in parts)})
-        reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "voxtral",
-                 "choices": [{"index": 0, "finish_reason": "stop",
-                              "message": {"role": "assistant", "content": "He asks what you can do for your country."}}]}
-        out = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+        out.append({"audio_bytes": len(wav), "riff": wav[:4] == b"RIFF",
+                    "text": " ".join(p.get("text", "") for p in parts)})
+    return out
 
 
 @pytest.fixture
 def voxtral():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Voxtral)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    _Voxtral.seen = []
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
+    with JsonServer(_voxtral_reply) as server:
+        yield server
 
 
 def _jfk(library):
@@ -90,19 +79,20 @@ def test_question_from_the_transcript_cites_this_episode(library):
 
 def test_question_about_the_audio_goes_to_the_voxtral_server(library, voxtral):
     settings = library.settings.model_copy(update={"llm": library.settings.llm.model_copy(
-        update={"base_url": voxtral, "remote_model": "voxtral"})})
+        update={"base_url": voxtral.url + "/v1", "remote_model": "voxtral"})})
     store, ep = _jfk(library)
     rows = {(r["feature"], r["provider"]): r for r in listing(settings, ep)}
     assert rows[("question", "voxtral")]["available"]
     assert rows[("question", "voxtral")]["where"].endswith("(this machine)")  # a loopback server, named
     out = run("question", ep.id, question="What does he ask?", via="voxtral", settings=settings, store=store)
     assert out["provider"] == "voxtral" and out["result"]["answer"] == "He asks what you can do for your country."
-    assert _Voxtral.seen and _Voxtral.seen[0]["riff"] and _Voxtral.seen[0]["audio_bytes"] > 16000 * 2 * 5
-    assert "What does he ask?" in _Voxtral.seen[0]["text"]
+    seen = _seen(voxtral)
+    assert seen and seen[0]["riff"] and seen[0]["audio_bytes"] > 16000 * 2 * 5
+    assert "What does he ask?" in seen[0]["text"]
     cite = out["result"]["citations"][0]
     assert cite["episode_id"] == ep.id and cite["start"] == 0.0 and cite["end"] >= 10.0  # the stretch it heard
     summary = run("summary", ep.id, via="voxtral", settings=settings, store=store)
-    assert summary["result"]["text"] and "Summarize" in _Voxtral.seen[-1]["text"]
+    assert summary["result"]["text"] and "Summarize" in _seen(voxtral)[-1]["text"]
 
 
 def test_cli_lists_features_as_json(library, capsys):

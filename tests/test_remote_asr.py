@@ -18,17 +18,16 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import wave
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import ASR_DIR, free_port, normalize_text, stop_process, wer
+from tests.fakes import JsonServer, chat_reply
 
 SERVER_MODEL = "whisper-tiny.en"  # the name the server's config gives the pack (sent as model_name)
 JFK = ASR_DIR / "wav16k" / "whisper_jfk.wav"
@@ -315,42 +314,18 @@ def test_text_without_times_is_refused():
         parse_response({"text": "x", "segments": [{"text": "x"}]})
 
 
-# -- a fake server for what a real one cannot be made to do ----------------------------------------------------
-class Recorder(BaseHTTPRequestHandler):
-    """Answers from `self.server.script` (status codes, then a body) and records every request body."""
-
-    def do_POST(self):  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.requests.append((self.path, body))
-        status, payload = self.server.script(body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 503:
-            self.send_header("Retry-After", "0")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
+# -- a fake server for what a real one cannot be made to do (tests/fakes.py) --------------------------------------
 @pytest.fixture
 def fake_server():
-    servers = []
+    servers: list[JsonServer] = []
 
     def start(script):
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-        srv.script, srv.requests = script, []
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+        servers.append(JsonServer(script))
+        return servers[-1], servers[-1].url
 
     yield start
     for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+        srv.close()
 
 
 VERBOSE = {"language": "en", "text": "Hello.", "segments": [{"start": 0.0, "end": 0.8, "text": "Hello."}],
@@ -460,9 +435,7 @@ def test_ask_audio_sends_the_episode_to_a_voxtral_server(remote_library, fake_se
     from rag.cli import main
 
     settings, store, results = remote_library
-    reply = {"id": "c1", "object": "chat.completion", "created": 0, "model": "mistralai/Voxtral-Mini-3B-2507",
-             "choices": [{"index": 0, "finish_reason": "stop",
-                          "message": {"role": "assistant", "content": "To ask what you can do for your country."}}]}
+    reply = chat_reply("To ask what you can do for your country.", "mistralai/Voxtral-Mini-3B-2507")
     srv, url = fake_server(lambda body: (200, reply))
     for k, v in {"AUDIORAG_DATA_DIR": settings.data_dir, "AUDIORAG_MODELS_DIR": settings.models_dir,
                  "AUDIORAG_LLM__BASE_URL": url + "/v1",
