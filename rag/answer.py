@@ -292,7 +292,11 @@ def ask(question: str, *, episode: str | None = None, history: list | None = Non
     # Only the passages worth quoting may answer: a weaker one mixes the question's words with another moment.
     quotes = pick_quotes(result.passages, query)
     written = None
-    if mode == "model" and llm is not None:
+    if mode == "model" and llm is not None and settings.llm.answer_judge:
+        from rag.answer_judge import decide_by_judge
+
+        decision, written = decide_by_judge(llm, query, result)
+    elif mode == "model" and llm is not None:
         from rag.answer_model import decide_by_model
 
         decision, written = decide_by_model(llm, query, result)

@@ -89,8 +89,15 @@ def decide_by_model(llm, question: str, result: SearchResult) -> tuple[Decision,
     said = first.reason + ("" if p_refuse is None else f"; p(refuse) {p_refuse:.2f}")
     if p_refuse is not None and p_refuse >= REFUSE_AT:
         return Decision(False, f"{said}; the model: the passages do not say"), None
+    return answer_from(llm, question, passages, messages, said, forbid_refusal=p_refuse is not None)
+
+
+def answer_from(llm, question: str, passages: list[Passage], messages: list[dict], said: str,
+                forbid_refusal: bool) -> tuple[Decision, str | None]:
+    """Generate the model's answer to `messages` (with the refusal's first token forbidden when `forbid_refusal`)
+    and cite it at the passage among `passages` that supports it; also rag.answer_judge's second step."""
     kw = dict(max_tokens=MAX_TOKENS, temperature=0.0, stop=["\n"])
-    reply = (llm.generate_avoiding(messages, [REFUSAL_START], **kw) if p_refuse is not None
+    reply = (llm.generate_avoiding(messages, [REFUSAL_START], **kw) if forbid_refusal
              else llm.generate(messages, **kw))
     sentence = first_sentence(reply)
     if not sentence or not any(ch.isalnum() for ch in sentence) or says_unknown(sentence):

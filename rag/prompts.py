@@ -83,6 +83,20 @@ def model_answer_messages(question: str, passages: list[str]) -> Messages:
             {"role": "user", "content": answer_user(question, passages)}]
 
 
+# The per-passage answerability judge of `--mode model` (rag/answer_judge.py): scored by p(yes) vs p(no) of the
+# reply's first token. The question comes first so llama.cpp reuses its prompt for the next passage.
+JUDGE_SYSTEM = (
+    "You check whether a passage of a speech transcript answers a question. Expect misspelled names and words. "
+    "Reply yes if the passage says the answer, no if it does not."
+)
+
+
+def judge_messages(question: str, passage: str) -> Messages:
+    user = (f"Question: {question.strip()}\n\nPassage: {passage.strip()}\n\n"
+            "Does this passage answer the question? Reply yes or no.")
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+
+
 # Phrases by which a model says the passages do not hold the answer.
 IDK_PATTERNS = (
     r"\bi (do not|don't|dont) know\b",

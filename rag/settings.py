@@ -95,6 +95,9 @@ class LlmSettings(RoleSettings):
     # folder. Every local task then runs the adapter's base model with it, on the mlx backend (llama.cpp cannot
     # apply an adapter); a task model set to another model than the adapter's base is an error.
     adapter: str | None = None
+    # `--mode model`: put each of the best passages to the model first ("does it answer?", scored by p(yes)) and
+    # answer only from those judged yes (rag/answer_judge.py, docs/answers.md).
+    answer_judge: bool = False
 
 
 class EmbedSettings(RoleSettings):

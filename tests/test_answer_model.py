@@ -107,6 +107,62 @@ def test_refusal_by_token_probability():
     assert f"p(refuse) {REFUSE_AT - 0.01:.2f}" in decision.reason
 
 
+class Judged(WithProbs):
+    """A scripted judge: says "yes" (p_yes) for the passages holding `yes_for`, "no" for the others."""
+
+    def __init__(self, reply: str, yes_for: str, p_yes: float = 0.9):
+        super().__init__(reply, p_refuse=0.0)
+        self.yes_for, self.p_yes, self.judged = yes_for, p_yes, []
+
+    def first_token_probs(self, messages, n: int = 10) -> dict[str, float]:
+        user = messages[-1]["content"]
+        if "Reply yes or no" not in user:  # the answer prompt
+            return super().first_token_probs(messages, n)
+        self.judged.append(user)
+        p = self.p_yes if self.yes_for and self.yes_for in user else 1.0 - self.p_yes
+        return {"yes": p * 0.9, "Yes": p * 0.1, "no": 1.0 - p}
+
+
+def test_a_judge_saying_no_for_every_passage_refuses_without_generating():
+    from rag.answer_judge import JUDGE_PASSAGES, decide_by_judge
+
+    llm = Judged("Thomas Greene built it.", yes_for="")
+    decision, lead = decide_by_judge(llm, "How much did the lighthouse cost?",
+                                     SearchResult("q", [], [PIER, LIGHTHOUSE, LAMP]))
+    assert not decision.answerable and lead is None and "no passage answers" in decision.reason
+    assert len(llm.judged) == JUDGE_PASSAGES and llm.seen == []  # each passage judged alone; nothing generated
+
+
+def test_a_judge_saying_yes_answers_from_that_passage_and_cites_it():
+    from rag.answer_judge import YES_AT, decide_by_judge
+
+    llm = Judged("It was built by Thomas Greene.", yes_for="Thomas Greene", p_yes=YES_AT + 0.05)
+    decision, lead = decide_by_judge(llm, "Who built the lighthouse?", SearchResult("q", [], [PIER, LIGHTHOUSE, LAMP]))
+    assert decision.answerable and decision.passage is LIGHTHOUSE and decision.span.text == "Thomas Greene"
+    assert lead == "It was built by Thomas Greene." and llm.avoided == [[prompts.NOT_IN_LIBRARY.split()[0]]]
+    user = llm.seen[0][-1]["content"]  # only the passage judged yes went to the answer prompt
+    assert LIGHTHOUSE.text in user and PIER.text not in user and LAMP.text not in user
+    assert all(q.startswith("Question: Who built the lighthouse?") for q in llm.judged)
+
+
+def test_an_answer_from_a_passage_judged_no_is_not_cited_there():
+    """The model may still write words of a passage judged no: nothing among those judged yes backs them."""
+    from rag.answer_judge import decide_by_judge
+
+    llm = Judged("The town switched to electric light in 1921.", yes_for="Thomas Greene")
+    decision, _ = decide_by_judge(llm, "When did the town switch to electric light?",
+                                  SearchResult("q", [], [PIER, LIGHTHOUSE, LAMP]))
+    assert not decision.answerable and "in no passage" in decision.reason
+
+
+def test_without_token_probabilities_the_judge_falls_back_to_model_mode():
+    from rag.answer_judge import decide_by_judge
+
+    llm = Scripted("It was built by the shipwright Thomas Greene.")
+    decision, _ = decide_by_judge(llm, "Who built the lighthouse?", SearchResult("q", [], [PIER, LIGHTHOUSE, LAMP]))
+    assert decision.answerable and decision.passage is LIGHTHOUSE and len(llm.seen) == 1
+
+
 def test_retrieval_floor_refuses_without_asking_the_model():
     llm = Scripted("Thomas Greene.")
     weak = P("Every summer the harbor hosts a rowing race.", 40.0, cosine=0.1)
