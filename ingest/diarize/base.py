@@ -6,6 +6,8 @@ and caches backends through rag.plugins (role "diarize"; a factory is `load(spec
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -46,6 +48,42 @@ def checked_input(audio, speakers: int | None) -> np.ndarray:
     if speakers is not None and speakers < 1:
         raise DiarizeError(f"--speakers must be 1 or more (got {speakers})")
     return audio
+
+
+_BESIDE = [0]  # how many transcriptions of this process run beside a diarization now (ingest.speakers)
+_BESIDE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def beside_other_work():
+    """Mark a block (a transcription) that runs in this process while a diarization does: the diarization then
+    leaves it a core (`threads()`). free_cores_now() cannot see it: it only counts other processes."""
+    with _BESIDE_LOCK:
+        _BESIDE[0] += 1
+    try:
+        yield
+    finally:
+        with _BESIDE_LOCK:
+            _BESIDE[0] -= 1
+
+
+_STOP = threading.local()  # .event: set when the ingest no longer wants this thread's diarization
+
+
+class Stopped(DiarizeError):
+    """The diarization was stopped by its ingest (the transcription failed): nobody waits for it."""
+
+
+def threads() -> int:
+    """Threads for a diarization's next batch: the cores other processes leave free, less one while a
+    transcription runs beside it, at least one. A pool sized to busy cores spins on them (issue 14). Raises
+    Stopped when the ingest gave up on this diarization (engines call this between batches)."""
+    from rag.runtime import free_cores_now
+
+    event = getattr(_STOP, "event", None)
+    if event is not None and event.is_set():
+        raise Stopped("diarization stopped: its transcription failed")
+    return max(1, free_cores_now() - (1 if _BESIDE[0] else 0))
 
 
 def speaker_label(index: int) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.diarize import clustering
-from ingest.diarize.base import Diarization, DiarizeError, Turn, checked_input, speaker_label
+from ingest.diarize.base import Diarization, DiarizeError, Turn, checked_input, speaker_label, threads
 
 SR = 16000
 WINDOW_S = 10.0
@@ -104,6 +104,7 @@ class PowersetDiarizer:
         out = []
         with torch.inference_mode():
             for b in range(0, len(starts), 32):
+                torch.set_num_threads(threads())  # refitted per batch: the free cores change as other work ends
                 batch = np.stack([padded[s: s + win] for s in starts[b: b + 32]])[:, None, :]
                 out.append(np.exp(self.seg(torch.from_numpy(batch)).numpy()))
         return np.concatenate(out).astype(np.float32)
@@ -137,6 +138,7 @@ class PowersetDiarizer:
                 masks = {k: clean[c, :, k] if clean[c, :, k].sum() >= min_clean else seg[c, :, k] for k in active}
                 if self.settings.pool == "file":
                     if not span[0] <= c < span[1]:
+                        torch.set_num_threads(threads())
                         span = (c, min(len(starts), c + BLOCK_WINDOWS))
                         first = f0 // 2
                         stretch = feats[f0: starts[span[1] - 1] // 160 + int(WINDOW_S * 100)]
