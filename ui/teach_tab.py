@@ -83,19 +83,22 @@ def outputs_of(ui: SimpleNamespace) -> list:
     return [ui.vocab, ui.corr_note, ui.corr, ui.corr_dl, ui.adapters]
 
 
-def progress_html(info: dict | None, notes: list[str], state: str = "training", result: str = "") -> str:
-    """The run's status: a real <progress> bar (steps done of the steps planned), the step line, the stages."""
-    done, of = (info["iteration"], info["of"]) if info else (0, 0)
-    bar = f'<progress id="ft-bar" value="{done}" max="{of or 1}"></progress>' if of else \
-        '<progress id="ft-bar"></progress>'  # indeterminate while the model loads and measures
-    line = ""
-    if info:
-        loss = f"loss {info['loss']:.3f}" if info.get("loss") is not None else "loss …"
-        line = (f"<p class='ft-line'>iteration {done}/{of} · {loss} · {info['elapsed_s']:.0f} s, "
-                f"about {info['left_s']:.0f} s left</p>")
+def progress_html(info: dict | None, notes: list[str], state: str = "training", result: str = "",
+                  planned: int = 0) -> str:
+    """The run's status: a real <progress> bar (steps done of the steps planned), the step line, the stages; when
+    done, the result instead of the bar and step line."""
+    done, of = (info["iteration"], info["of"]) if info else (0, planned)
+    head = result
+    if state != "done":
+        head = f'<progress id="ft-bar" value="{done}" max="{max(of, 1)}"></progress>'
+        if info:
+            loss = f"loss {info['loss']:.3f}" if info.get("loss") is not None else "loss …"
+            head += (f"<p class='ft-line'>iteration {done}/{of} · {loss} · {info['elapsed_s']:.0f} s, "
+                     f"about {info['left_s']:.0f} s left</p>")
+        else:
+            head += "<p class='ft-line'>getting ready: loading the model, measuring the held-out text…</p>"
     stages = "".join(f"<li>{html.escape(n)}</li>" for n in notes[-6:])
-    return (f"<div class='ft-run' data-state='{state}'>{'' if state == 'done' else bar}{line}{result}"
-            f"<ul class='ft-notes small muted'>{stages}</ul></div>")
+    return f"<div class='ft-run' data-state='{state}'>{head}<ul class='ft-notes small muted'>{stages}</ul></div>"
 
 
 def result_html(manifest: dict) -> str:
@@ -158,7 +161,7 @@ def _trainer(backend):
         req = teach.finetune_request(backend, name, list(sources or []), iters, minutes, bool(replace))
         notes: list[str] = ["starting"]
         info = None
-        yield progress_html(None, notes), gr.update()
+        yield progress_html(None, notes, planned=req.iters), gr.update()
         for ev in teach.run_finetune(backend, req):
             if ev["type"] == "note":
                 notes.append(ev["text"])
@@ -170,6 +173,6 @@ def _trainer(backend):
                 yield (progress_html(info, notes, "done", result_html(manifest)),
                        teach.adapter_rows(teach.adapters(backend)))
                 return
-            yield progress_html(info, notes), gr.update()
+            yield progress_html(info, notes, planned=req.iters), gr.update()
 
     return train
