@@ -9,8 +9,9 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from rag.errors import is_user_error
 from ui import teach
-from ui.errors import friendly
+from ui.errors import friendly, message
 
 INTRO = ("Teach the library your names and terms. **Vocabulary**: spellings new episodes are transcribed with; "
          "search also finds the places an older transcript mis-heard them. **Corrections**: every transcript line "
@@ -117,6 +118,25 @@ def result_html(manifest: dict) -> str:
             f"<code>llm.adapter = \"{name}\"</code> in audiorag.toml).</p>")
 
 
+def warned(n_outputs: int):
+    """A user's mistake as a one-line gr.Warning, the outputs left as they were: an error would leave Gradio's error
+    overlay on the table and the box, in the way of the next try. Anything else goes on to `friendly`."""
+
+    def wrap(fn):
+        def handler(*args):
+            try:
+                return fn(*args)
+            except Exception as exc:  # noqa: BLE001 — only user errors are handled here
+                if not is_user_error(exc):
+                    raise
+                gr.Warning(message(exc))
+                return (gr.update(),) * n_outputs
+
+        return friendly(handler)
+
+    return wrap
+
+
 def wire(backend, ui: SimpleNamespace, *, heavy: dict, private: dict) -> None:
     outputs = outputs_of(ui)
 
@@ -124,14 +144,14 @@ def wire(backend, ui: SimpleNamespace, *, heavy: dict, private: dict) -> None:
     def show_vocab(scope):
         return teach.vocab_rows(backend, scope or None)
 
-    @friendly
+    @warned(2)
     def add(words, scope):
         kept = teach.add_words(backend, words, scope or None)
         where = backend.find(scope).title if scope else "the whole library"
         gr.Info(f"Added for {where}: {', '.join(kept)}")
         return teach.vocab_rows(backend, scope or None), ""
 
-    @friendly
+    @warned(2)
     def remove(words, scope):
         n = teach.remove_words(backend, words, scope or None)
         gr.Info(f"Removed {n} entr{'y' if n == 1 else 'ies'}")
@@ -158,7 +178,14 @@ def _trainer(backend):
 
     @friendly
     def train(name, sources, iters, minutes, replace):
-        req = teach.finetune_request(backend, name, list(sources or []), iters, minutes, bool(replace))
+        try:
+            req = teach.finetune_request(backend, name, list(sources or []), iters, minutes, bool(replace))
+        except Exception as exc:  # noqa: BLE001 — a bad choice: one line, the last run's result stays shown
+            if not is_user_error(exc):
+                raise
+            gr.Warning(message(exc))
+            yield gr.update(), gr.update()
+            return
         notes: list[str] = ["starting"]
         info = None
         yield progress_html(None, notes, planned=req.iters), gr.update()
