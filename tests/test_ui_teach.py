@@ -215,3 +215,49 @@ def test_teach_tab_adds_vocabulary_and_a_mistake_is_one_line(models_dir, tmp_pat
         server.stop()
     log = proc.stderr.read()
     assert "Traceback" not in log, log[-3000:]  # a user's mistake is not a server error
+
+
+# -- a fine-tune run through the Start handler ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_start_streams_the_run_and_lists_the_adapter(tmp_path, models_dir, monkeypatch):
+    """Two steps of LoRA on SmolLM2 through the tab's own handler: a bar that counts the steps, the held-out
+    perplexity before and after as the adapter's manifest has them, the adapter in the table; then the same name
+    again is one warning, and nothing is trained."""
+    from rag.adapters import list_adapters
+    from rag.models.pull import pull
+    from rag.settings import Settings, set_settings
+    from ui import teach_tab
+    from ui.backend import Backend
+
+    models = tmp_path / "models"  # adapters are written beside the packs: never into the shared cache
+    models.mkdir()
+    for name in ("smollm2-135m-instruct", "all-minilm-l6-v2"):
+        (models / name).symlink_to(pull(name, models_dir, progress=lambda m: None))
+    monkeypatch.setenv("AUDIORAG_CONFIG", str(tmp_path / "audiorag.toml"))
+    monkeypatch.setenv("AUDIORAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AUDIORAG_MODELS_DIR", str(models))
+    settings = Settings()
+    set_settings(settings)
+    try:
+        _edited_library(settings, tmp_path)
+        train = teach_tab._trainer(Backend(settings))
+        shown = list(train("ui-run", ["text", "corrections"], 2, 0, False))
+    finally:
+        set_settings(None)
+    statuses = [s for s, _ in shown]
+    assert '<progress id="ft-bar" value="0" max="2">' in statuses[0]
+    assert any('value="1" max="2"' in s and "iteration 1/2" in s for s in statuses), statuses  # fed by progress
+    done, table = shown[-1]
+    assert "data-state='done'" in done and "ft-bar" not in done
+    (adapter,) = list_adapters(models)
+    f = adapter["figures"]
+    assert adapter["name"] == "ui-run" and adapter["iterations"] == 2 and adapter["ready"]
+    assert f"<b class='ft-before'>{f['perplexity_before']}</b>" in done
+    assert f"<b class='ft-after'>{f['perplexity_after']}</b>" in done
+    assert adapter["data"]["sources"] == ["text", "corrections"] and adapter["data"]["corrections_records"] == 1
+    assert table == [["ui-run", "smollm2-135m-instruct", "text, corrections",
+                      f"held-out ppl {f['perplexity_base']:.1f} → {f['perplexity_after']:.1f}, 2 it, "
+                      f"{f['train_seconds']:.0f} s"]]
+    with pytest.warns(UserWarning, match="An adapter named 'ui-run' exists"):  # gr.Warning outside a page
+        again = list(train("ui-run", ["text"], 2, 0, False))
+    assert len(again) == 1 and list_adapters(models)[0]["iterations"] == 2
