@@ -40,7 +40,7 @@ def _edited_library(settings, tmp_path):
     return pipe.store, pipe.store.get_episode(res.episode_id), seg
 
 
-def test_vocabulary_and_fine_tune_choices_are_checked_in_one_line(settings):
+def test_vocabulary_and_fine_tune_choices_are_checked_in_one_line(settings, tmp_path):
     import gradio as gr
 
     from rag.schema import Episode
@@ -48,7 +48,7 @@ def test_vocabulary_and_fine_tune_choices_are_checked_in_one_line(settings):
     from ui.backend import Backend
     from ui.errors import friendly
 
-    backend = Backend(settings)
+    backend = Backend(settings.model_copy(update={"models_dir": str(tmp_path / "models")}))  # not the shared cache
     backend.store.put_episode(Episode(id="ep1" * 8, title="Normandy", source="n.wav", status="ready"))
     assert teach.split_words(" Rollo, Rio  Negro;\nDavies ,, ") == ["Rollo", "Rio  Negro", "Davies"]
     assert teach.add_words(backend, "Rollo, Rio  Negro", None) == ["Rollo", "Rio Negro"]
@@ -59,7 +59,7 @@ def test_vocabulary_and_fine_tune_choices_are_checked_in_one_line(settings):
     assert teach.remove_words(backend, "rio negro", None) == 1
     assert [r[0] for r in teach.vocab_rows(backend)] == ["Rollo", "Davies"]
 
-    (backend.settings.models_path / "taken").mkdir(parents=True)
+    (backend.settings.models_path / "taken").mkdir(parents=True)  # a folder of that name
     bad_vocab = [(teach.add_words, " , ", None), (teach.add_words, "!!", None), (teach.remove_words, "Nobody", None),
                  (teach.add_words, "Rollo", "no such episode"), (teach.add_words, "a b c d e", None)]
     bad_runs = [("", [], 10, 0), ("", ["text"], 0, 0), ("", ["text"], 10, -1), ("bad name!", ["text"], 10, 0),
