@@ -74,6 +74,17 @@ def test_vocabulary_and_fine_tune_choices_are_checked_in_one_line(settings, tmp_
     req = teach.finetune_request(backend, "taken", ["text", "qa"], "12", "1.5", replace=True)
     assert (req.name, req.sources, req.iters, req.minutes, req.force) == ("taken", ("text", "qa"), 12, 1.5, True)
     assert teach.finetune_request(backend, " ", ["text"], 5, 0).minutes is None  # 0: no time limit
+    # the Start handler: a bad choice changes nothing on the page; data the run cannot use ends it in one line
+    from ui.teach_tab import _trainer
+
+    train = _trainer(backend)
+    with pytest.warns(UserWarning, match="Iterations: a whole number"):
+        assert list(train("", ["text"], 0, 0, False)) == [(gr.update(), gr.update())]
+    empty = Backend(backend.settings.model_copy(update={"data_dir": str(tmp_path / "empty")}))
+    with pytest.warns(UserWarning, match="Nothing to train on: the library has no transcripts"):
+        shown = list(_trainer(empty)("", ["text"], 2, 0, False))
+    assert "value=\"0\" max=\"2\"" in shown[0][0] and "data-state='failed'" in shown[-1][0]
+    assert "Not trained: Nothing to train on" in shown[-1][0] and "ft-bar" not in shown[-1][0]
 
 
 def _message(fn) -> str:

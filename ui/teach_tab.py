@@ -90,7 +90,7 @@ def progress_html(info: dict | None, notes: list[str], state: str = "training", 
     done, the result instead of the bar and step line."""
     done, of = (info["iteration"], info["of"]) if info else (0, planned)
     head = result
-    if state != "done":
+    if state == "training":
         head = f'<progress id="ft-bar" value="{done}" max="{max(of, 1)}"></progress>'
         if info:
             loss = f"loss {info['loss']:.3f}" if info.get("loss") is not None else "loss …"
@@ -174,32 +174,34 @@ def wire(backend, ui: SimpleNamespace, *, heavy: dict, private: dict) -> None:
 
 
 def _trainer(backend):
-    """The Start handler: the run streamed (bar, step line, stages), then its figures and the adapters table."""
+    """The Start handler: the run streamed (bar, step line, stages), then its figures and the adapters table. A bad
+    choice, or data the run cannot use, is one warning line (and, once the run has started, its status says so)."""
 
     @friendly
     def train(name, sources, iters, minutes, replace):
+        notes: list[str] = ["starting"]
+        started = False
         try:
             req = teach.finetune_request(backend, name, list(sources or []), iters, minutes, bool(replace))
-        except Exception as exc:  # noqa: BLE001 — a bad choice: one line, the last run's result stays shown
+            yield progress_html(None, notes, planned=req.iters), gr.update()
+            started, info = True, None
+            for ev in teach.run_finetune(backend, req):
+                if ev["type"] == "note":
+                    notes.append(ev["text"])
+                elif ev["type"] == "progress":
+                    info = ev
+                else:
+                    manifest = ev["manifest"]
+                    gr.Info(f"Adapter '{manifest['name']}' saved")
+                    yield (progress_html(info, notes, "done", result_html(manifest)),
+                           teach.adapter_rows(teach.adapters(backend)))
+                    return
+                yield progress_html(info, notes, planned=req.iters), gr.update()
+        except Exception as exc:  # noqa: BLE001 — only user errors are handled here; friendly logs the rest
             if not is_user_error(exc):
                 raise
             gr.Warning(message(exc))
-            yield gr.update(), gr.update()
-            return
-        notes: list[str] = ["starting"]
-        info = None
-        yield progress_html(None, notes, planned=req.iters), gr.update()
-        for ev in teach.run_finetune(backend, req):
-            if ev["type"] == "note":
-                notes.append(ev["text"])
-            elif ev["type"] == "progress":
-                info = ev
-            else:
-                manifest = ev["manifest"]
-                gr.Info(f"Adapter '{manifest['name']}' saved")
-                yield (progress_html(info, notes, "done", result_html(manifest)),
-                       teach.adapter_rows(teach.adapters(backend)))
-                return
-            yield progress_html(info, notes, planned=req.iters), gr.update()
+            failed = f"<p class='ft-failed'>Not trained: {html.escape(message(exc))}</p>"
+            yield (progress_html(None, notes, "failed", failed) if started else gr.update()), gr.update()
 
     return train
