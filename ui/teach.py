@@ -15,7 +15,7 @@ from ui.backend import UserError
 
 VOCAB_COLUMNS = ["word", "applies to", "added"]
 CORRECTION_COLUMNS = ["where", "heard", "corrected"]
-ADAPTER_COLUMNS = ["name", "base", "data", "figures"]
+ADAPTER_COLUMNS = ["name", "base", "data · figures"]
 SOURCES = [("Transcripts (the library's language)", "text"), ("Corrections (heard → corrected)", "corrections"),
            ("Questions about the transcripts", "qa")]
 MAX_ITERS = 10_000
@@ -97,8 +97,8 @@ def adapter_rows(found: list[dict]) -> list[list[str]]:
         data = a.get("data") or {}
         return ", ".join(data.get("sources") or []) or str(data.get("source") or "")
 
-    return [[a["name"] if a["ready"] else f"{a['name']} (corrupted: train it again)", a["base"] or "", trained_on(a),
-             figures_line(a)] for a in found]
+    return [[a["name"] if a["ready"] else f"{a['name']} (corrupted: train it again)", a["base"] or "",
+             " · ".join(x for x in (trained_on(a), figures_line(a)) if x)] for a in found]
 
 
 def finetune_request(backend, name: str, sources: list[str], iters, minutes, replace: bool = False):

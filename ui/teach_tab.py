@@ -56,7 +56,7 @@ def layout() -> SimpleNamespace:
         status = gr.HTML("", elem_id="ft-status")
         adapters = gr.Dataframe(headers=teach.ADAPTER_COLUMNS, value=[], interactive=False,
                                 label="Adapters (audiorag models list)", elem_id="adapters", wrap=True,
-                                column_widths=["20%", "26%", "22%", "32%"])
+                                column_widths=["30%", "30%", "40%"])
     return SimpleNamespace(tab=tab, scope=scope, words=words, add=add, remove=remove, vocab=vocab,
                            corr_note=corr_note, corr=corr, corr_dl=corr_dl, refresh=refresh, sources=sources,
                            name=name, iters=iters, minutes=minutes, replace=replace, start=start, status=status,
