@@ -240,12 +240,20 @@ def write_csv(rows: list[dict], settings) -> Path:
     return target
 
 
-def csv_rows(m: dict[str, float], settings, name: str, mode: str) -> list[dict]:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+def answering_llm(settings) -> str:
+    """The model that writes the answers, with its adapter when one is chosen: "smollm2-135m-instruct+shop"."""
     from rag.answer import answer_model_name
 
-    backend = settings.llm.backend if mode != "extractive" else "none"
-    model = answer_model_name(settings) if mode != "extractive" else "none"
+    name = answer_model_name(settings)
+    return f"{name}+{settings.llm.adapter}" if settings.llm.adapter else name
+
+
+def csv_rows(m: dict[str, float], settings, name: str, mode: str) -> list[dict]:
+    """One row per metric; the model column names the adapter too ("base+adapter"), so runs with and without one
+    stay apart in the history. An adapter runs on mlx-lm (rag.llm.local_backend)."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    backend = ("mlx" if settings.llm.adapter else settings.llm.backend) if mode != "extractive" else "none"
+    model = answering_llm(settings) if mode != "extractive" else "none"
     return [{"timestamp": now, "machine": machine(), "versions": versions(), "backend": backend, "model": model,
              "metric": f"{name}/{mode}/{k}", "value": round(v, 4)} for k, v in m.items()]
 
@@ -267,6 +275,8 @@ def evaluate_modes(manifest: str | Path, modes: list[str], *, settings, toleranc
                               limit=limit, split=split, progress=progress, llm=llm)
         tag = name if split == "all" else f"{name}:{split}"
         path = write_csv(csv_rows(m, settings, tag, mode), settings)
-        out[mode] = {"metrics": m, "results": [r.__dict__ for r in results]}
+        out[mode] = {"metrics": m, "results": [r.__dict__ for r in results],
+                     "llm": answering_llm(settings) if mode != "extractive" else None,
+                     "adapter": settings.llm.adapter if mode != "extractive" else None}
         progress(f"appended {len(m)} rows to {path}")
     return name, out

@@ -88,6 +88,38 @@ def test_csv_rows_format(settings):
     assert got[0]["model"] == answer_model_name(settings)
 
 
+def test_csv_rows_name_the_adapter(settings):
+    from rag.answer import answer_model_name
+
+    tuned = settings.model_copy(update={"llm": settings.llm.model_copy(update={"adapter": "shop"})})
+    (row,) = csv_rows({"hit@1": 0.5}, tuned, "tiny", "hybrid")
+    assert row["model"] == f"{answer_model_name(tuned)}+shop" and row["backend"] == "mlx"
+    (plain,) = csv_rows({"hit@1": 0.5}, settings, "tiny", "hybrid")
+    assert "+" not in plain["model"]  # with and without the adapter: two series in the history
+    assert csv_rows({"hit@1": 0.5}, tuned, "tiny", "extractive")[0]["model"] == "none"
+
+
+def test_eval_adapter_errors_are_one_line_before_anything_is_ingested(settings, capsys, tmp_path):
+    from rag.cli import main
+    from rag.settings import set_settings
+
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"name": "never", "episodes": [], "questions": []}))
+    try:
+        unknown = main(["eval", str(manifest), "--adapter", "no-such-adapter", "--mode", "hybrid",
+                        "--data-dir", settings.data_dir])
+        err = capsys.readouterr().err.strip().splitlines()
+        extractive = main(["eval", str(manifest), "--adapter", "x", "--mode", "extractive",
+                           "--data-dir", settings.data_dir])
+        err2 = capsys.readouterr().err.strip().splitlines()
+    finally:
+        set_settings(None)
+    assert unknown == 2 and len(err) == 1 and err[0].startswith("error: No adapter 'no-such-adapter'"), err
+    assert extractive == 2 and err2 == ["error: --adapter changes the answers a model writes; --mode extractive "
+                                        "writes none (use --mode hybrid, generative or model)"], err2
+    assert not (tmp_path / "data" / "eval").exists()
+
+
 # -- the full command on the real library --------------------------------------------------------------------------
 
 @pytest.mark.slow

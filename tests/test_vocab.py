@@ -166,25 +166,3 @@ def test_vocabulary_spells_new_episodes_and_search_finds_old_mishearings(setting
     assert res.status == "ingested", res.reason
     spelled = _transcript(Store(settings), res.episode_id)
     assert spelled.count("Rollo") == 2 and "Rolo" not in spelled, spelled
-
-
-def test_settings_tab_edits_the_vocabulary(settings):
-    import gradio as gr
-
-    from ui.backend import Backend
-    from ui.errors import friendly
-    from ui.settings_tab import vocabulary_change, vocabulary_panel, vocabulary_text
-
-    backend = Backend(settings)
-    with gr.Blocks():
-        panel = vocabulary_panel(backend)
-    assert panel.listed.elem_id == "vocab-list"
-    assert vocabulary_text(backend).startswith("(empty")
-    listed, box = vocabulary_change(backend, "add", "Rollo, Rio Negro", "")
-    assert box == "" and listed.splitlines() == ["Rio Negro  ·  library", "Rollo  ·  library"]
-    listed, _ = vocabulary_change(backend, "remove", "rio negro", "")
-    assert listed.splitlines() == ["Rollo  ·  library"]
-    for args in (("add", " , ", ""), ("remove", "Davies", ""), ("add", "Rollo", "no such episode")):
-        with pytest.raises(gr.Error) as err:
-            friendly(vocabulary_change)(backend, *args)
-        assert "\n" not in str(err.value.message) and err.value.message

@@ -32,6 +32,7 @@ def register(backend: Backend) -> None:
     register_ask(backend, heavy)
     register_models_and_bench(backend, heavy)
     register_ingest(backend, heavy)
+    register_teach(backend)
 
 
 def register_library(backend: Backend, heavy: dict) -> None:
@@ -268,6 +269,48 @@ def register_edits_and_chats(backend: Backend, heavy: dict) -> None:
     for fn in (rename_episode, list_chats, get_chat, export_chat, rename_chat, delete_chat):
         gr.api(fn, api_name=fn.__name__)
     gr.api(edit_segment, api_name="edit_segment", **heavy)
+
+
+def register_teach(backend: Backend) -> None:
+    """The Teach tab's data (ui/teach.py): the vocabulary, the corrections and the adapters."""
+    from ui import teach
+
+    def entries(episode: str) -> list:
+        from rag import vocab
+
+        return [e.model_dump(mode="json") for e in vocab.entries(backend.store, episode or None)]
+
+    @friendly
+    def vocabulary(episode: str = "") -> list:
+        """The vocabulary as [{word, episode_id, added}]: the library's then each episode's, or (with `episode`)
+        that episode's own entries."""
+        return entries(episode)
+
+    @friendly
+    def add_vocabulary(words: str, episode: str = "") -> list:
+        """Add names or terms (comma-separated) to the library's list, or to one episode's; returns that list."""
+        teach.add_words(backend, words, episode or None)
+        return entries(episode)
+
+    @friendly
+    def remove_vocabulary(words: str, episode: str = "") -> list:
+        """Remove entries (comma-separated) from every list, or from one episode's; returns that list."""
+        teach.remove_words(backend, words, episode or None)
+        return entries(episode)
+
+    @friendly
+    def corrections() -> list:
+        """Every transcript correction: {episode_id, title, segment_id, start, end, heard, corrected, edited}, the
+        lines `audiorag corrections export` writes."""
+        return teach.corrections(backend)
+
+    @friendly
+    def adapters() -> list:
+        """The fine-tuned adapters, as `audiorag models list --json` shows them: name, base, data, figures…"""
+        return teach.adapters(backend)
+
+    for fn in (vocabulary, add_vocabulary, remove_vocabulary, corrections, adapters):
+        gr.api(fn, api_name=fn.__name__)
 
 
 def write_export(backend: Backend, episode_id: str, fmt: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The Gradio Blocks app: Library, Episode, Ask, Chats, Compare, Search, Models, Benchmarks and Settings tabs over
+"""The Gradio Blocks app: Library, Episode, Ask, Chats, Compare, Search, Models, Teach, Benchmarks and Settings tabs over
 one page-wide player (one module or function per tab: ui/*_tab.py).
 
 Layout choices that matter:
@@ -23,7 +23,7 @@ from starlette.middleware import Middleware
 
 from rag.gc import start_daily
 from rag.private import data_root, private_dir
-from ui import ask_tab, bench_tab, chats_tab, compare_tab, episode_tab, library_tab, render, settings_tab
+from ui import ask_tab, bench_tab, chats_tab, compare_tab, episode_tab, library_tab, render, settings_tab, teach_tab
 from ui.backend import Backend
 from ui.errors import MODELS_QUEUE, friendly, message
 from ui.guard import HostGuard, allowed_hosts, login_for
@@ -67,6 +67,7 @@ def build_app(settings=None) -> gr.Blocks:
             cmp = compare_tab.layout()
             search = _search_layout()
             models = _models_layout()
+            teach = teach_tab.layout()
             bench = bench_tab.layout()
             sett = settings_tab.layout(backend)
 
@@ -80,8 +81,9 @@ def build_app(settings=None) -> gr.Blocks:
             except Exception:  # noqa: BLE001 — a link without audio still opens the episode
                 return ""
 
-        library = library_tab.wire(backend, lib, ep_select=ep.select, scopes=[ask.scope, search.scope, cmp.scope],
-                                   tabs=tabs, heavy=heavy, private=private)
+        library = library_tab.wire(backend, lib, ep_select=ep.select,
+                                   scopes=[ask.scope, search.scope, cmp.scope, teach.scope], tabs=tabs, heavy=heavy,
+                                   private=private)
         episode_tab.wire(backend, ep, open_box=open_box, tabs=tabs, refresh_library=library, heavy=heavy,
                          private=private)
         refresh_chats = chats_tab.wire(backend, chats, ask, sett, conv_id, tabs, src_for, private=private)
@@ -90,13 +92,14 @@ def build_app(settings=None) -> gr.Blocks:
         _wire_search(backend, search, src_for, heavy=heavy, private=private)
         refresh_models, models_outputs = _wire_models(backend, models, sett, heavy=heavy, private=private)
         bench_tab.wire(backend, bench, heavy=heavy, private=private)
+        teach_tab.wire(backend, teach, heavy=heavy, private=private)
 
         def on_load():
             return (*library[0](), *refresh_models(), *bench_tab.initial(backend), *refresh_chats[0](),
-                    *compare_tab.initial(backend))
+                    *compare_tab.initial(backend), *teach_tab.initial(backend))
 
         demo.load(friendly(on_load), None, [*library[1], *models_outputs, *bench.initial_outputs, *refresh_chats[1],
-                                            cmp.model_a, cmp.model_b], **private)
+                                            cmp.model_a, cmp.model_b, *teach_tab.outputs_of(teach)], **private)
     return demo
 
 

@@ -43,7 +43,8 @@ def layout(backend) -> SimpleNamespace:
         system_prompt = gr.Textbox(label="System prompt (empty: the measured answer prompt)", lines=3,
                                    elem_id="set-system-prompt", placeholder="e.g. Answer in one short sentence.")
         reset = gr.Button("Reset to defaults", size="sm", elem_id="set-reset")
-        vocabulary_panel(backend)
+        gr.Markdown("#### Vocabulary\nNames and terms to spell as given, for the library or one episode: the "
+                    "**Teach** tab (with the corrections and fine-tuning).", elem_id="set-vocab-note")
         gr.Markdown("#### Privacy\nWhere each job runs, from the configuration (`audiorag doctor` says the same), "
                     "and the audit log: every call to a server and every deletion — when, which host, how many "
                     "bytes, never the content (`audiorag audit`).")
@@ -105,49 +106,3 @@ def model_choices(backend) -> list[tuple[str, str]]:
     except Exception:  # noqa: BLE001 — the default stays choosable
         names = []
     return [("Configured default", "")] + [(n, n) for n in names]
-
-
-def vocabulary_text(backend) -> str:
-    """The vocabulary as the Settings tab lists it: one entry a line, with its scope."""
-    from rag.vocab import entries
-
-    titles = {e.id: e.title for e in backend.episodes()}
-    lines = [f"{e.word}  ·  {'episode ' + titles.get(e.episode_id, e.episode_id[:12]) if e.episode_id else 'library'}"
-             for e in entries(backend.store)]
-    return "\n".join(lines) or "(empty: add a name Whisper mis-hears)"
-
-
-def vocabulary_panel(backend) -> SimpleNamespace:
-    """Names and terms to spell as given (rag/vocab.py, `audiorag vocab`): a list, a box, Add and Remove."""
-    gr.Markdown("#### Vocabulary\nNames and terms Whisper should spell as given. New recordings are transcribed "
-                "with them; search also finds where older transcripts mis-heard them. Several at once: separate "
-                "them with commas.")
-    listed = gr.Textbox(value=lambda: vocabulary_text(backend), label="Vocabulary", lines=4, interactive=False,
-                        elem_id="vocab-list")
-    with gr.Row():
-        words = gr.Textbox(label="Entries", placeholder="e.g. Rollo, Rio Negro", elem_id="vocab-words", scale=3)
-        episode = gr.Textbox(label="Only for episode (empty: the whole library)", elem_id="vocab-episode", scale=2)
-    with gr.Row():
-        add_btn = gr.Button("Add", size="sm", elem_id="vocab-add")
-        remove_btn = gr.Button("Remove", size="sm", elem_id="vocab-remove")
-
-    add_btn.click(friendly(lambda t, e: vocabulary_change(backend, "add", t, e)), [words, episode],
-                  [listed, words], api_visibility="private")
-    remove_btn.click(friendly(lambda t, e: vocabulary_change(backend, "remove", t, e)), [words, episode],
-                     [listed, words], api_visibility="private")
-    return SimpleNamespace(listed=listed, words=words, episode=episode, add=add_btn, remove=remove_btn)
-
-
-def vocabulary_change(backend, action: str, text: str, episode: str) -> tuple[str, str]:
-    """Add or remove the comma-separated entries of `text` (for `episode` when given); (the new list, an emptied
-    box). A bad entry is a VocabError: one line on the page."""
-    from rag import vocab
-
-    given = [w for w in (text or "").split(",") if w.strip()] or [""]
-    ep = (episode or "").strip() or None
-    if action == "add":
-        vocab.add(backend.store, given, ep)
-    else:
-        for w in given:
-            vocab.remove(backend.store, w, ep)
-    return vocabulary_text(backend), ""
