@@ -247,7 +247,7 @@ def test_edited_line_is_searched_and_exported_with_the_new_text(served, artifact
     assert "JFK inaugural address" in titles
 
 
-TABS = ("Library", "Episode", "Ask", "Chats", "Compare", "Models", "Settings")
+TABS = ("Library", "Episode", "Ask", "Chats", "Compare", "Models", "Teach", "Settings")
 
 # table headers whose text runs over more than one line (a header broken inside a word, "ti / me")
 BROKEN_HEADERS = """() => [...document.querySelectorAll('.table-wrap th span.header')].filter(h => h.offsetParent)
