@@ -134,7 +134,6 @@ class Diarizing:
 
         self.settings, self.audio = settings, audio
         self.value = self.error = None
-        self.seconds = 0.0
         self.stop = threading.Event()
         self.mark = beside_other_work()
         self.mark.__enter__()  # before the thread starts, so its first batch already sees the transcription
@@ -142,20 +141,15 @@ class Diarizing:
         self.thread.start()
 
     def _run(self) -> None:
-        import time
-
         from ingest.diarize.base import _STOP
 
         _STOP.event = self.stop
-        t0 = time.perf_counter()
         try:
             from ingest.diarize import get_diarizer
 
             self.value = get_diarizer(self.settings).diarize(self.audio, speakers=self.settings.diarize.speakers)
         except BaseException as exc:  # noqa: BLE001 — raised again in the ingest's own thread by result()
             self.error = exc
-        finally:
-            self.seconds = time.perf_counter() - t0
 
     def end_mark(self) -> None:
         if self.mark is not None:

@@ -304,6 +304,7 @@ def test_ingest_diarizes_beside_the_transcription_and_reports_its_failure(settin
         pytest.skip(f"shared recordings not found at {DIAR_DIR}")
     from ingest.diarize import DiarizeError, base, get_diarizer
     from ingest.pipeline import Item, Pipeline
+    from rag.runtime import free_cores_now
 
     pack(settings.asr.model), pack(settings.embed.model)
     settings = settings.model_copy(update={"diarize": settings.diarize.model_copy(update={"mode": "on"})})
@@ -319,7 +320,7 @@ def test_ingest_diarizes_beside_the_transcription_and_reports_its_failure(settin
     res = pipe.ingest_item(Item(SAMPLE, "audio"), force=True)
     assert res.status == "ingested", res.reason
     assert seen and seen[0][0] == 1  # started while the transcription ran
-    assert seen[0][1] == max(1, __import__("rag.runtime", fromlist=["x"]).free_cores_now() - 1)
+    assert seen[0][1] == max(1, free_cores_now() - 1)
     assert {s.speaker for s in pipe.store.segments(res.episode_id)} == {"S1", "S2"}
     assert base._BESIDE[0] == 0  # the mark ends with the transcription
 

@@ -146,17 +146,16 @@ CLIPPED_HEADERS = """() => [...document.querySelectorAll('#tab-teach .table-wrap
     && e.scrollWidth > e.clientWidth + 1)).map(th => th.textContent.trim())"""
 
 
-def _shots(page, shots: Path, name: str) -> None:
-    from tests.test_ui_webapp import BROKEN_HEADERS, DESKTOP, PHONE
+def _not_cut(page, size: dict, where) -> None:
+    assert page.evaluate(CLIPPED_HEADERS) == [], where  # no header is cut off
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= size["width"], where
 
-    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(shots / f"{name}-{label}.png"), full_page=True)
-        assert page.evaluate(BROKEN_HEADERS) == [], (name, label)  # headers break between words, never inside
-        assert page.evaluate(CLIPPED_HEADERS) == [], (name, label)  # and no header is cut off
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= size["width"], (name, label)
-    page.set_viewport_size(DESKTOP)
+
+def _shots(page, shots: Path, name: str) -> None:
+    """Both widths, as test_ui_webapp shoots every tab (headers never broken inside a word), and nothing cut."""
+    from tests.test_ui_webapp import _shoot_both
+
+    _shoot_both(page, shots, name, also=_not_cut)
 
 
 def _mistakes(page) -> list[str]:

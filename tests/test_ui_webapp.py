@@ -257,13 +257,16 @@ BROKEN_HEADERS = """() => [...document.querySelectorAll('.table-wrap th span.hea
   })).map(h => h.textContent.trim())"""
 
 
-def _shoot_both(page, shots: Path, name: str) -> None:
-    """The current view at desktop and at phone width (the same page, resized), back at desktop after."""
+def _shoot_both(page, shots: Path, name: str, also=None) -> None:
+    """The current view at desktop and at phone width (the same page, resized), back at desktop after; `also`
+    (page, size, where) runs further checks at each width."""
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
         page.wait_for_timeout(400)
         page.screenshot(path=str(shots / f"{name}-{label}.png"), full_page=True)
         assert page.evaluate(BROKEN_HEADERS) == [], (name, label)  # headers break between words, never inside
+        if also is not None:
+            also(page, size, (name, label))
     page.set_viewport_size(DESKTOP)
 
 
